@@ -1,0 +1,428 @@
+//! SignedData (RFC 5652 §5): signing with any number of signers, and verifying every
+//! signer of a received message.
+//!
+//! Signing always uses signed attributes (contentType, signingTime, messageDigest,
+//! sMIMECapabilities, ESS signingCertificateV2) and ships the signer's certificate chain.
+//! Verification returns one [`SignerResult`] per signer — a verdict is data, not an
+//! error — and never trusts anything: the chain is the caller's (`mss-pki`) business.
+//!
+//! The structure is walked at the TLV level so that the exact bytes of each signer's
+//! signed attributes are the ones verified, signer order is kept, and one undecodable
+//! certificate does not hide the others.
+
+use std::time::SystemTime;
+
+use cms::cert::IssuerAndSerialNumber;
+use cms::signed_data::{EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo};
+use const_oid::ObjectIdentifier;
+use der::asn1::{OctetString, SetOfVec};
+use der::{Any, Decode, Encode, Tagged};
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
+use x509_cert::time::Time;
+
+use mss_algs::AlgError;
+use mss_algs::digest::DigestAlgorithm;
+use mss_algs::keys::SigningKey;
+use mss_algs::oid;
+use mss_algs::policy::{Policy, Usage, Verdict};
+use mss_algs::signature::{SignatureAlgorithm, public_key_bits, verify_digest};
+
+use crate::attributes::{self, SigningCertificateV2};
+use crate::content::ContentInfo;
+use crate::{CmsError, ber};
+
+/// One signer to sign with.
+pub struct SignerSpec<'a> {
+    /// The key (and its certificate).
+    pub key: &'a dyn SigningKey,
+    /// Scheme and digest.
+    pub algorithm: SignatureAlgorithm,
+    /// Identify the signer by subjectKeyIdentifier instead of issuerAndSerialNumber.
+    pub identify_by_ski: bool,
+}
+
+/// How to build the SignedData.
+#[derive(Debug, Clone)]
+pub struct SignParams {
+    /// Detached (content not included: multipart/signed) or opaque.
+    pub detached: bool,
+    /// The signingTime attribute; `None` means now.
+    pub signing_time: Option<SystemTime>,
+}
+
+impl Default for SignParams {
+    fn default() -> Self {
+        SignParams { detached: true, signing_time: None }
+    }
+}
+
+fn enc<T: Encode>(v: &T) -> Result<Vec<u8>, CmsError> {
+    v.to_der().map_err(|e| CmsError::Encoding(e.to_string()))
+}
+
+pub(crate) fn check_verdict(v: Verdict) -> Result<Option<String>, CmsError> {
+    match v {
+        Verdict::Allowed => Ok(None),
+        Verdict::Weak(w) => Ok(Some(w)),
+        Verdict::Refused(why) => Err(CmsError::Alg(AlgError::PolicyViolation { policy: String::new(), what: why })),
+    }
+}
+
+/// The certificate's subjectKeyIdentifier, if it has one.
+pub fn subject_key_identifier(cert: &Certificate) -> Option<Vec<u8>> {
+    match cert.tbs_certificate().get_extension::<SubjectKeyIdentifier>() {
+        Ok(Some((_, ski))) => Some(ski.0.as_bytes().to_vec()),
+        _ => None,
+    }
+}
+
+/// The digest algorithm identifier as written (parameters absent, RFC 5754).
+fn digest_alg_id(d: DigestAlgorithm) -> AlgorithmIdentifierOwned {
+    AlgorithmIdentifierOwned { oid: d.oid(), parameters: None }
+}
+
+/// Sign `content` (an id-data payload: the canonical MIME entity) and return the DER
+/// `ContentInfo` holding the SignedData.
+pub fn sign(content: &[u8], signers: &[SignerSpec<'_>], params: &SignParams, policy: &dyn Policy) -> Result<Vec<u8>, CmsError> {
+    if signers.is_empty() {
+        return Err(CmsError::Unsupported("no signer given".into()));
+    }
+    let now = params.signing_time.unwrap_or_else(SystemTime::now);
+    let mut digest_algs: Vec<AlgorithmIdentifierOwned> = Vec::new();
+    let mut certs: Vec<Certificate> = Vec::new();
+    let mut infos: Vec<SignerInfo> = Vec::new();
+    let mut any_ski = false;
+    for s in signers {
+        let alg = s.algorithm;
+        let cert = s.key.certificate();
+        let bits = public_key_bits(cert.tbs_certificate().subject_public_key_info().into())?;
+        check_verdict(policy.digest(alg.digest, Usage::Produce)).map_err(|e| name_policy(e, policy))?;
+        check_verdict(policy.signature(&alg, bits, Usage::Produce)).map_err(|e| name_policy(e, policy))?;
+        if !s.key.supports(&alg) {
+            return Err(CmsError::Unsupported(format!("the signing key cannot produce {}", alg.name())));
+        }
+        let cert_der = enc(cert)?;
+        let content_digest = alg.digest.digest(content);
+        let mut attrs: Vec<Attribute> = vec![
+            attributes::content_type(oid::ID_DATA)?,
+            attributes::signing_time(now)?,
+            attributes::message_digest(&content_digest)?,
+            attributes::smime_capabilities()?,
+            attributes::signing_certificate_v2(&cert_der)?,
+        ];
+        let signed_attrs: SetOfVec<Attribute> = SetOfVec::try_from(std::mem::take(&mut attrs)).map_err(|e| CmsError::Encoding(e.to_string()))?;
+        let to_sign = enc(&signed_attrs)?;
+        let signature = s.key.sign_digest(&alg, &alg.digest.digest(&to_sign))?;
+        let sid = if s.identify_by_ski {
+            let ski = subject_key_identifier(cert).ok_or_else(|| CmsError::Unsupported("the signer's certificate has no subjectKeyIdentifier".into()))?;
+            any_ski = true;
+            SignerIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(OctetString::new(ski)?))
+        } else {
+            SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+                issuer: cert.tbs_certificate().issuer().clone(),
+                serial_number: cert.tbs_certificate().serial_number().clone(),
+            })
+        };
+        infos.push(SignerInfo {
+            version: if s.identify_by_ski { cms::content_info::CmsVersion::V3 } else { cms::content_info::CmsVersion::V1 },
+            sid,
+            digest_alg: digest_alg_id(alg.digest),
+            signed_attrs: Some(signed_attrs),
+            signature_algorithm: alg.to_algorithm_identifier()?,
+            signature: OctetString::new(signature)?,
+            unsigned_attrs: None,
+        });
+        let d = digest_alg_id(alg.digest);
+        if !digest_algs.contains(&d) {
+            digest_algs.push(d);
+        }
+        for c in std::iter::once(cert).chain(s.key.chain().iter()) {
+            if !certs.contains(c) {
+                certs.push(c.clone());
+            }
+        }
+    }
+    let econtent = if params.detached { None } else { Some(Any::from_der(&enc(&OctetString::new(content.to_vec())?)?)?) };
+    let cert_choices: Vec<cms::cert::CertificateChoices> = certs.into_iter().map(cms::cert::CertificateChoices::Certificate).collect();
+    let sd = SignedData {
+        version: if any_ski { cms::content_info::CmsVersion::V3 } else { cms::content_info::CmsVersion::V1 },
+        digest_algorithms: SetOfVec::try_from(digest_algs).map_err(|e| CmsError::Encoding(e.to_string()))?,
+        encap_content_info: EncapsulatedContentInfo { econtent_type: oid::ID_DATA, econtent },
+        certificates: Some(cms::signed_data::CertificateSet::try_from(cert_choices).map_err(|e| CmsError::Encoding(e.to_string()))?),
+        crls: None,
+        signer_infos: cms::signed_data::SignerInfos::try_from(infos).map_err(|e| CmsError::Encoding(e.to_string()))?,
+    };
+    ContentInfo::encode(oid::ID_SIGNED_DATA, &enc(&sd)?)
+}
+
+pub(crate) fn name_policy(e: CmsError, policy: &dyn Policy) -> CmsError {
+    match e {
+        CmsError::Alg(AlgError::PolicyViolation { what, .. }) => CmsError::Alg(AlgError::PolicyViolation { policy: policy.name().to_string(), what }),
+        other => other,
+    }
+}
+
+/// One signer as it stands in the message.
+#[derive(Debug, Clone)]
+pub struct ParsedSigner {
+    /// The decoded SignerInfo, or why it could not be decoded.
+    pub info: Result<SignerInfo, String>,
+    /// The signed attributes exactly as received, re-tagged as `SET OF` (what was signed).
+    pub signed_attrs_der: Option<Vec<u8>>,
+}
+
+/// A SignedData as received.
+#[derive(Debug, Clone)]
+pub struct ParsedSignedData {
+    /// eContentType.
+    pub content_type: ObjectIdentifier,
+    /// The encapsulated content (opaque signing), or `None` (detached).
+    pub content: Option<Vec<u8>>,
+    /// The certificates the message carries (undecodable ones are counted, not kept).
+    pub certificates: Vec<Certificate>,
+    /// Certificates that could not be decoded.
+    pub undecodable_certificates: usize,
+    /// The signers, in message order.
+    pub signers: Vec<ParsedSigner>,
+}
+
+fn is_universal(h: &ber::Header, number: u32) -> bool {
+    h.class == 0 && h.number == number
+}
+
+/// Parse the (normalised) `SignedData` TLV found in a `ContentInfo`.
+pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
+    let h = ber::read_header(signed_data_tlv)?;
+    if !is_universal(&h, 16) {
+        return Err(CmsError::Malformed("SignedData is not a SEQUENCE".into()));
+    }
+    let fields = ber::split_tlvs(&signed_data_tlv[h.header_len..])?;
+    let mut it = fields.into_iter().peekable();
+    let (vh, _) = it.next().ok_or_else(|| CmsError::Malformed("SignedData: missing version".into()))?;
+    if !is_universal(&vh, 2) {
+        return Err(CmsError::Malformed("SignedData: version is not an INTEGER".into()));
+    }
+    let (dh, _) = it.next().ok_or_else(|| CmsError::Malformed("SignedData: missing digestAlgorithms".into()))?;
+    if !is_universal(&dh, 17) {
+        return Err(CmsError::Malformed("SignedData: digestAlgorithms is not a SET".into()));
+    }
+    let (_, eci) = it.next().ok_or_else(|| CmsError::Malformed("SignedData: missing encapContentInfo".into()))?;
+    let eci = EncapsulatedContentInfo::from_der(eci)?;
+    let content = match &eci.econtent {
+        None => None,
+        Some(any) => {
+            if any.tag() != der::Tag::OctetString {
+                return Err(CmsError::Malformed("eContent is not an OCTET STRING".into()));
+            }
+            Some(any.value().to_vec())
+        }
+    };
+    let mut certificates = Vec::new();
+    let mut undecodable_certificates = 0;
+    let mut signer_set = None;
+    for (fh, tlv) in it {
+        match (fh.class, fh.number) {
+            (2, 0) => {
+                for (ch, ctlv) in ber::split_tlvs(&tlv[fh.header_len..])? {
+                    if is_universal(&ch, 16) {
+                        match Certificate::from_der(ctlv) {
+                            Ok(c) => certificates.push(c),
+                            Err(_) => undecodable_certificates += 1,
+                        }
+                    }
+                }
+            }
+            (2, 1) => {} // CRLs: read by the trust layer (issue: CRL v2) from here later.
+            (0, 17) => signer_set = Some(&tlv[fh.header_len..]),
+            _ => return Err(CmsError::Malformed("SignedData: unexpected field".into())),
+        }
+    }
+    let signer_set = signer_set.ok_or_else(|| CmsError::Malformed("SignedData: missing signerInfos".into()))?;
+    let mut signers = Vec::new();
+    for (sh, stlv) in ber::split_tlvs(signer_set)? {
+        if !is_universal(&sh, 16) {
+            return Err(CmsError::Malformed("SignerInfo is not a SEQUENCE".into()));
+        }
+        let mut signed_attrs_der = None;
+        for (ah, atlv) in ber::split_tlvs(&stlv[sh.header_len..])? {
+            if ah.class == 2 && ah.number == 0 && ah.constructed {
+                let mut v = atlv.to_vec();
+                v[0] = 0x31; // [0] IMPLICIT SET OF → SET OF (RFC 5652 §5.4)
+                signed_attrs_der = Some(v);
+            }
+        }
+        signers.push(ParsedSigner { info: SignerInfo::from_der(stlv).map_err(|e| e.to_string()), signed_attrs_der });
+    }
+    Ok(ParsedSignedData { content_type: eci.econtent_type, content, certificates, undecodable_certificates, signers })
+}
+
+/// Why a signer did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The SignerInfo could not be decoded.
+    #[error("malformed signer info: {0}")]
+    Malformed(String),
+    /// No certificate in the message (or given by the caller) matches the signer id.
+    #[error("the signer's certificate is not available")]
+    CertificateNotFound,
+    /// An algorithm mss does not implement.
+    #[error("unsupported algorithm: {0}")]
+    Unsupported(String),
+    /// The policy refuses an algorithm of this signature.
+    #[error("{0}")]
+    PolicyRefused(String),
+    /// Detached signature without the content.
+    #[error("the signed content is missing")]
+    MissingContent,
+    /// A required signed attribute is missing.
+    #[error("signed attribute {0} is missing")]
+    MissingAttribute(&'static str),
+    /// The contentType attribute differs from eContentType.
+    #[error("the contentType attribute does not match the content")]
+    ContentTypeMismatch,
+    /// The content's digest differs from the messageDigest attribute: the content changed.
+    #[error("the content does not match its signature (message digest mismatch)")]
+    DigestMismatch,
+    /// The signature value does not verify with the signer's public key.
+    #[error("the signature value does not verify")]
+    BadSignature,
+    /// The ESS signingCertificate(V2) attribute names another certificate.
+    #[error("the signing-certificate attribute names another certificate")]
+    SigningCertificateMismatch,
+}
+
+/// The verdict on one signer (before any trust decision).
+#[derive(Debug, Clone)]
+pub struct SignerResult {
+    /// The signer's certificate, when found.
+    pub certificate: Option<Certificate>,
+    /// How the signer identified itself (for reports when no certificate is found).
+    pub signer_id: String,
+    /// The digest algorithm, when known.
+    pub digest: Option<DigestAlgorithm>,
+    /// The signature algorithm, when known.
+    pub algorithm: Option<SignatureAlgorithm>,
+    /// The signingTime attribute, when present.
+    pub signing_time: Option<SystemTime>,
+    /// `Ok` when the signature is cryptographically valid for this content.
+    pub outcome: Result<(), SignatureError>,
+    /// Policy warnings (e.g. `weak-algorithm: sha1`).
+    pub warnings: Vec<String>,
+}
+
+fn describe_sid(sid: &SignerIdentifier) -> String {
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => format!("issuer {} serial {}", ias.issuer, ias.serial_number),
+        SignerIdentifier::SubjectKeyIdentifier(ski) => format!("subjectKeyIdentifier {}", hex_string(ski.0.as_bytes())),
+    }
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Does `cert` match the signer/recipient identifier?
+pub fn matches_sid(cert: &Certificate, sid: &SignerIdentifier) -> bool {
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => cert.tbs_certificate().issuer() == &ias.issuer && cert.tbs_certificate().serial_number() == &ias.serial_number,
+        SignerIdentifier::SubjectKeyIdentifier(ski) => subject_key_identifier(cert).as_deref() == Some(ski.0.as_bytes()),
+    }
+}
+
+/// Verify every signer of `sd`. `detached` is the content for a detached signature;
+/// `extra_certs` are certificates the caller knows (local store) besides the message's.
+pub fn verify(sd: &ParsedSignedData, detached: Option<&[u8]>, extra_certs: &[Certificate], policy: &dyn Policy) -> Vec<SignerResult> {
+    sd.signers.iter().map(|s| verify_one(sd, s, detached, extra_certs, policy)).collect()
+}
+
+fn verify_one(sd: &ParsedSignedData, s: &ParsedSigner, detached: Option<&[u8]>, extra_certs: &[Certificate], policy: &dyn Policy) -> SignerResult {
+    let mut r = SignerResult { certificate: None, signer_id: String::new(), digest: None, algorithm: None, signing_time: None, outcome: Ok(()), warnings: Vec::new() };
+    let info = match &s.info {
+        Ok(i) => i,
+        Err(e) => {
+            r.outcome = Err(SignatureError::Malformed(e.clone()));
+            return r;
+        }
+    };
+    r.signer_id = describe_sid(&info.sid);
+    r.outcome = verify_inner(sd, s, info, detached, extra_certs, policy, &mut r);
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify_inner(sd: &ParsedSignedData, s: &ParsedSigner, info: &SignerInfo, detached: Option<&[u8]>, extra_certs: &[Certificate], policy: &dyn Policy, r: &mut SignerResult) -> Result<(), SignatureError> {
+    let cert = sd.certificates.iter().chain(extra_certs.iter()).find(|c| matches_sid(c, &info.sid)).cloned().ok_or(SignatureError::CertificateNotFound)?;
+    r.certificate = Some(cert.clone());
+    let digest = DigestAlgorithm::from_oid(&info.digest_alg.oid).map_err(|e| SignatureError::Unsupported(e.to_string()))?;
+    r.digest = Some(digest);
+    let alg = SignatureAlgorithm::from_algorithm_identifier(&info.signature_algorithm, digest).map_err(|e| SignatureError::Unsupported(e.to_string()))?;
+    r.algorithm = Some(alg);
+    let spki: spki::SubjectPublicKeyInfoOwned = cert.tbs_certificate().subject_public_key_info().clone();
+    let bits = public_key_bits(&spki).map_err(|e| SignatureError::Unsupported(e.to_string()))?;
+    for v in [policy.digest(digest, Usage::Accept), policy.signature(&alg, bits, Usage::Accept)] {
+        match v {
+            Verdict::Allowed => {}
+            Verdict::Weak(w) => {
+                if !r.warnings.contains(&w) {
+                    r.warnings.push(w)
+                }
+            }
+            Verdict::Refused(why) => return Err(SignatureError::PolicyRefused(why)),
+        }
+    }
+    let content = sd.content.as_deref().or(detached).ok_or(SignatureError::MissingContent)?;
+    let content_digest = digest.digest(content);
+    let signed_digest = match (&info.signed_attrs, &s.signed_attrs_der) {
+        (Some(attrs), Some(raw)) => {
+            let attrs: Vec<Attribute> = attrs.iter().cloned().collect();
+            let md = attributes::single_value(&attrs, oid::ID_MESSAGE_DIGEST).map_err(|e| SignatureError::Malformed(e.to_string()))?.ok_or(SignatureError::MissingAttribute("messageDigest"))?;
+            let md = md.decode_as::<OctetString>().map_err(|e| SignatureError::Malformed(e.to_string()))?;
+            let ct = attributes::single_value(&attrs, oid::ID_CONTENT_TYPE).map_err(|e| SignatureError::Malformed(e.to_string()))?.ok_or(SignatureError::MissingAttribute("contentType"))?;
+            let ct = ct.decode_as::<ObjectIdentifier>().map_err(|e| SignatureError::Malformed(e.to_string()))?;
+            if ct != sd.content_type {
+                return Err(SignatureError::ContentTypeMismatch);
+            }
+            if let Ok(Some(t)) = attributes::single_value(&attrs, oid::ID_SIGNING_TIME) {
+                if let Ok(t) = t.decode_as::<Time>() {
+                    r.signing_time = Some(t.to_system_time());
+                }
+            }
+            if let Some(scv2) = attributes::single_value(&attrs, oid::ID_AA_SIGNING_CERTIFICATE_V2).map_err(|e| SignatureError::Malformed(e.to_string()))? {
+                check_signing_certificate(scv2, &cert)?;
+            }
+            if md.as_bytes() != content_digest.as_slice() {
+                return Err(SignatureError::DigestMismatch);
+            }
+            digest.digest(raw)
+        }
+        (None, None) => {
+            if sd.content_type != oid::ID_DATA {
+                return Err(SignatureError::MissingAttribute("contentType"));
+            }
+            content_digest
+        }
+        _ => return Err(SignatureError::Malformed("signed attributes could not be read".into())),
+    };
+    verify_digest(&spki, &alg, &signed_digest, info.signature.as_bytes()).map_err(|e| match e {
+        AlgError::BadSignature => SignatureError::BadSignature,
+        other => SignatureError::Unsupported(other.to_string()),
+    })
+}
+
+fn check_signing_certificate(value: &Any, cert: &Certificate) -> Result<(), SignatureError> {
+    let v = value.decode_as::<SigningCertificateV2>().map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    let first = v.certs.first().ok_or(SignatureError::Malformed("empty signingCertificateV2".into()))?;
+    let hash_alg = match &first.hash_algorithm {
+        None => DigestAlgorithm::Sha256,
+        Some(a) => DigestAlgorithm::from_oid(&a.oid).map_err(|e| SignatureError::Unsupported(e.to_string()))?,
+    };
+    let cert_der = cert.to_der().map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    if hash_alg.digest(&cert_der) != first.cert_hash.as_bytes() {
+        return Err(SignatureError::SigningCertificateMismatch);
+    }
+    Ok(())
+}

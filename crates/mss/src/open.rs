@@ -1,0 +1,250 @@
+//! The open journey: peel every S/MIME layer (any nesting), verify each signer and its
+//! chain, decrypt, and hand back the clear MIME message with a [`Report`].
+//!
+//! Nothing is cached: every call verifies again, at the time given (default: now).
+
+use std::time::SystemTime;
+
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
+
+use mss_algs::keys::DecryptionKey;
+use mss_algs::policy::{Policy, StandardPolicy};
+use mss_cms::content::{ContentInfo, ContentType};
+use mss_cms::mime::{self, Headers, SmimeEntity};
+use mss_cms::signed::{self, SignatureError, SignerResult};
+use mss_cms::{enveloped, CmsError};
+
+use crate::Error;
+use crate::report::{Layer, LayerKind, Report, SignatureReport, SignatureStatus, SignerInfo};
+
+static STANDARD: StandardPolicy = StandardPolicy;
+
+/// Maximum number of S/MIME layers peeled (a triple wrap has three).
+pub const MAX_LAYERS: usize = 8;
+
+/// What [`open`] needs.
+pub struct OpenOptions<'a> {
+    /// Keys that may decrypt (the professional's confidentiality keys).
+    pub keys: Vec<&'a dyn DecryptionKey>,
+    /// The authorities the caller trusts.
+    pub trust_anchors: Vec<Certificate>,
+    /// Other certificates the caller knows (intermediate CAs, a local store).
+    pub extra_certs: Vec<Certificate>,
+    /// The algorithm policy (default [`StandardPolicy`]).
+    pub policy: &'a dyn Policy,
+    /// Reference time for validity checks (default: now).
+    pub time: Option<SystemTime>,
+}
+
+impl Default for OpenOptions<'_> {
+    fn default() -> Self {
+        OpenOptions { keys: Vec::new(), trust_anchors: Vec::new(), extra_certs: Vec::new(), policy: &STANDARD, time: None }
+    }
+}
+
+/// The outcome of [`open`].
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The clear MIME message: the received RFC 5322 headers with the innermost entity.
+    pub message: Vec<u8>,
+    /// What protected it and who signed it.
+    pub report: Report,
+}
+
+/// The bytes are a bare CMS object (DER/BER, or PEM "CMS"/"PKCS7"), not MIME.
+fn bare_cms(input: &[u8]) -> Option<Vec<u8>> {
+    if input.first() == Some(&0x30) {
+        return Some(input.to_vec());
+    }
+    let text = std::str::from_utf8(input).ok()?.trim_start();
+    for label in ["CMS", "PKCS7"] {
+        let begin = format!("-----BEGIN {label}-----");
+        let end = format!("-----END {label}-----");
+        if let Some(rest) = text.strip_prefix(&begin) {
+            let body = rest.split(&end).next()?;
+            return mime::decode_transfer_encoding(body.as_bytes(), Some("base64")).ok();
+        }
+    }
+    None
+}
+
+/// Open a received message: MIME (S/MIME, any nesting) or a bare CMS object.
+pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
+    let time = opts.time.unwrap_or_else(SystemTime::now);
+    let mut report = Report::default();
+    let mut ctx = Ctx { opts, time, report: &mut report, from: None };
+
+    let (outer, mut entity): (Option<Headers>, Vec<u8>) = match bare_cms(message) {
+        Some(der) => (None, ctx.peel_cms(&der)?.unwrap_or_default()),
+        None => {
+            let (h, _) = mime::split_header_body(message);
+            let headers = Headers::parse(h)?;
+            ctx.from = headers.get("From");
+            (Some(headers), message.to_vec())
+        }
+    };
+    for _ in 0..MAX_LAYERS + 1 {
+        let (_, kind) = mime::classify(&entity)?;
+        let next = match kind {
+            SmimeEntity::Plain => break,
+            SmimeEntity::MultipartSigned { signed_part, signature, .. } => {
+                let ci = ContentInfo::from_ber(&signature)?;
+                if ci.kind() != ContentType::SignedData {
+                    return Err(Error::Malformed("the signature part is not a SignedData".into()));
+                }
+                let sd = signed::parse(&ci.content)?;
+                ctx.signed_layer(&sd, Some(&signed_part), LayerKind::SignedDetached);
+                signed_part
+            }
+            SmimeEntity::Pkcs7Mime { der, .. } => match ctx.peel_cms(&der)? {
+                Some(inner) => inner,
+                None => break,
+            },
+        };
+        if ctx.report.layers.len() > MAX_LAYERS {
+            return Err(Error::Malformed(format!("more than {MAX_LAYERS} S/MIME layers")));
+        }
+        entity = next;
+    }
+    if ctx.report.encrypted && !ctx.report.authenticated_encryption && !ctx.report.is_signed() {
+        report_warn(ctx.report, "unauthenticated-encryption");
+    }
+    let message = match outer {
+        Some(h) => mime::merge_outer_headers(&h, &entity),
+        None => entity,
+    };
+    Ok(Opened { message, report })
+}
+
+fn report_warn(r: &mut Report, w: &str) {
+    r.warn(w);
+}
+
+struct Ctx<'a, 'r> {
+    opts: &'a OpenOptions<'a>,
+    time: SystemTime,
+    report: &'r mut Report,
+    from: Option<String>,
+}
+
+impl Ctx<'_, '_> {
+    /// Peel one CMS layer; returns the inner content, or `None` for a certs-only message.
+    fn peel_cms(&mut self, der: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let ci = ContentInfo::from_ber(der)?;
+        match ci.kind() {
+            ContentType::SignedData => {
+                let sd = signed::parse(&ci.content)?;
+                if sd.signers.is_empty() {
+                    return Ok(None); // certs-only
+                }
+                let content = sd.content.clone();
+                self.signed_layer(&sd, None, LayerKind::SignedOpaque);
+                Ok(Some(content.unwrap_or_default()))
+            }
+            ContentType::EnvelopedData | ContentType::AuthEnvelopedData => {
+                let d = enveloped::decrypt(&ci, &self.opts.keys, self.opts.policy).map_err(|e| match e {
+                    CmsError::Alg(mss_algs::AlgError::PolicyViolation { what, .. }) => Error::PolicyViolation { policy: self.opts.policy.name().to_string(), what },
+                    other => other.into(),
+                })?;
+                self.report.encrypted = true;
+                self.report.authenticated_encryption = d.authenticated;
+                self.report.content_cipher = Some(d.cipher.name().to_string());
+                self.report.key_transport = Some(d.key_transport.name());
+                for w in &d.warnings {
+                    self.report.warn(w.clone());
+                }
+                self.report.layers.push(Layer { kind: if d.authenticated { LayerKind::AuthEnveloped } else { LayerKind::Enveloped }, signatures: Vec::new() });
+                Ok(Some(d.content.to_vec()))
+            }
+            ContentType::Data => Err(Error::Unsupported("bare id-data content".into())),
+            _ => Err(Error::Unsupported(format!("CMS content type {}", ci.content_type))),
+        }
+    }
+
+    fn signed_layer(&mut self, sd: &signed::ParsedSignedData, detached: Option<&[u8]>, kind: LayerKind) {
+        let results = signed::verify(sd, detached, &self.opts.extra_certs, self.opts.policy);
+        let mut indexes = Vec::new();
+        let mut pool = sd.certificates.clone();
+        pool.extend(self.opts.extra_certs.iter().cloned());
+        for r in results {
+            let rep = self.judge(&r, &pool);
+            indexes.push(self.report.signatures.len());
+            self.report.signatures.push(rep);
+        }
+        if sd.signers.is_empty() {
+            self.report.warn("signed layer without any signer");
+        }
+        self.report.layers.push(Layer { kind, signatures: indexes });
+    }
+
+    fn judge(&mut self, r: &SignerResult, pool: &[Certificate]) -> SignatureReport {
+        for w in &r.warnings {
+            self.report.warn(w.clone());
+        }
+        let signer = match &r.certificate {
+            Some(c) => SignerInfo { subject: c.tbs_certificate().subject().to_string(), email: certificate_email(c) },
+            None => SignerInfo { subject: r.signer_id.clone(), email: None },
+        };
+        let (status, detail) = match (&r.outcome, &r.certificate) {
+            (Err(SignatureError::CertificateNotFound | SignatureError::Unsupported(_)), _) => (SignatureStatus::Unknown, r.outcome.as_ref().err().map(|e| e.to_string())),
+            (Err(e), _) => (SignatureStatus::Invalid, Some(e.to_string())),
+            (Ok(()), None) => (SignatureStatus::Unknown, Some("no certificate".into())),
+            (Ok(()), Some(cert)) => match mss_pki::verify_path(cert, pool, &self.opts.trust_anchors, self.time, self.opts.policy) {
+                Ok(path) => {
+                    for w in path.warnings() {
+                        self.report.warn(w.clone());
+                    }
+                    match mss_pki::check_smime_signer(cert) {
+                        Ok(()) => (SignatureStatus::Valid, None),
+                        Err(e) => (SignatureStatus::Untrusted, Some(e.to_string())),
+                    }
+                }
+                Err(e @ mss_pki::PathError::Expired { .. }) => (SignatureStatus::Expired, Some(e.to_string())),
+                Err(e) => (SignatureStatus::Untrusted, Some(e.to_string())),
+            },
+        };
+        if status == SignatureStatus::Valid {
+            if let (Some(from), Some(email)) = (&self.from, &signer.email) {
+                if !from.to_ascii_lowercase().contains(&email.to_ascii_lowercase()) {
+                    self.report.warn("signer-mismatch");
+                }
+            }
+        }
+        SignatureReport {
+            status,
+            signer,
+            digest: r.digest.map(|d| d.name().to_string()).unwrap_or_else(|| "unknown".into()),
+            signature_algorithm: r.algorithm.map(|a| a.name()).unwrap_or_else(|| "unknown".into()),
+            signing_time: r.signing_time.map(rfc3339),
+            detail,
+        }
+    }
+}
+
+/// The e-mail address of a certificate: SAN rfc822Name, else PKCS#9 emailAddress in the subject.
+pub fn certificate_email(c: &Certificate) -> Option<String> {
+    if let Ok(Some((_, san))) = c.tbs_certificate().get_extension::<SubjectAltName>() {
+        for n in san.0.iter() {
+            if let GeneralName::Rfc822Name(m) = n {
+                return Some(m.to_string());
+            }
+        }
+    }
+    for atv in c.tbs_certificate().subject().iter() {
+        if atv.oid == mss_algs::oid::EMAIL_ADDRESS {
+            if let Ok(s) = atv.value.decode_as::<der::asn1::Ia5String>() {
+                return Some(s.to_string());
+            }
+        }
+    }
+    None
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    match der::DateTime::from_system_time(t) {
+        Ok(dt) => format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", dt.year(), dt.month(), dt.day(), dt.hour(), dt.minutes(), dt.seconds()),
+        Err(_) => "unrepresentable".into(),
+    }
+}

@@ -1,0 +1,143 @@
+//! The report of an open: what protected the message, who signed it, and whether to
+//! believe them. Serialisable as the JSON the CLI and the C API hand out.
+
+use serde::Serialize;
+
+/// A signer's final verdict, after signature and trust checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureStatus {
+    /// Cryptographically valid, and the signer chains to a trusted authority.
+    Valid,
+    /// The signature does not verify (content or signature altered, or refused algorithm).
+    Invalid,
+    /// The signature verifies but the signer does not chain to a trusted authority.
+    Untrusted,
+    /// The signature verifies but a certificate of the chain is outside its validity.
+    Expired,
+    /// The signer's certificate is revoked.
+    Revoked,
+    /// The signer's certificate is missing or an algorithm is unknown.
+    Unknown,
+}
+
+/// Who signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignerInfo {
+    /// The certificate subject (RFC 4514 string), or the signer identifier when the
+    /// certificate is missing.
+    pub subject: String,
+    /// The e-mail address in the certificate (SAN rfc822Name, else emailAddress).
+    pub email: Option<String>,
+}
+
+/// One signer's report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureReport {
+    /// The verdict.
+    pub status: SignatureStatus,
+    /// The signer.
+    pub signer: SignerInfo,
+    /// Digest algorithm name (`sha256`…), or `unknown`.
+    pub digest: String,
+    /// Signature algorithm name (`rsa-pkcs1v15-sha256`…), or `unknown`.
+    pub signature_algorithm: String,
+    /// signingTime (RFC 3339, UTC) when present. Claimed by the signer, not proven.
+    pub signing_time: Option<String>,
+    /// Why the status is not `valid`, in words.
+    pub detail: Option<String>,
+}
+
+/// What one layer of the message was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayerKind {
+    /// multipart/signed (detached signature).
+    SignedDetached,
+    /// application/pkcs7-mime; smime-type=signed-data (opaque signature).
+    SignedOpaque,
+    /// EnvelopedData.
+    Enveloped,
+    /// AuthEnvelopedData.
+    AuthEnveloped,
+}
+
+/// One S/MIME layer, outermost first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layer {
+    /// What the layer is.
+    pub kind: LayerKind,
+    /// For signed layers, the indexes into [`Report::signatures`] of its signers.
+    pub signatures: Vec<usize>,
+}
+
+/// The report of [`crate::open`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Was the message encrypted?
+    pub encrypted: bool,
+    /// Was the encryption integrity-protected (AuthEnvelopedData)?
+    pub authenticated_encryption: bool,
+    /// The content cipher (`aes-256-cbc`…) of the (innermost) encryption layer.
+    pub content_cipher: Option<String>,
+    /// The key transport that reached our key (`rsa-pkcs1v15`, `rsa-oaep-sha256`…).
+    pub key_transport: Option<String>,
+    /// Every signer of every signed layer.
+    pub signatures: Vec<SignatureReport>,
+    /// Warnings (`weak-algorithm: …`, `unauthenticated-encryption`, `signer-mismatch`…).
+    pub warnings: Vec<String>,
+    /// The layers, outermost first.
+    pub layers: Vec<Layer>,
+}
+
+impl Report {
+    /// Did any layer carry a signature?
+    pub fn is_signed(&self) -> bool {
+        self.layers.iter().any(|l| matches!(l.kind, LayerKind::SignedDetached | LayerKind::SignedOpaque))
+    }
+    /// True when there is at least one signature and every one is valid and trusted.
+    pub fn all_signatures_valid(&self) -> bool {
+        !self.signatures.is_empty() && self.signatures.iter().all(|s| s.status == SignatureStatus::Valid)
+    }
+    /// The report as JSON (the CLI's `--report-json`, the C API's `mss_report_to_json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("signed".into(), serde_json::Value::Bool(self.is_signed()));
+            o.insert("reply_level".into(), serde_json::to_value(reply_level(self)).unwrap_or(serde_json::Value::Null));
+        }
+        v
+    }
+    pub(crate) fn warn(&mut self, w: impl Into<String>) {
+        let w = w.into();
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
+        }
+    }
+}
+
+/// The security level a reply or forward must keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecurityLevel {
+    /// Neither signed nor encrypted.
+    None,
+    /// Signed only.
+    Signed,
+    /// Encrypted only (the reply is signed and encrypted: mss never lowers, and signs
+    /// whenever it encrypts).
+    Encrypted,
+    /// Signed and encrypted.
+    SignedEncrypted,
+}
+
+/// The level a reply to (or forward of) the opened message keeps by default: the
+/// original's, so that a confidential exchange never continues in clear.
+pub fn reply_level(original: &Report) -> SecurityLevel {
+    match (original.is_signed(), original.encrypted) {
+        (false, false) => SecurityLevel::None,
+        (true, false) => SecurityLevel::Signed,
+        (false, true) => SecurityLevel::Encrypted,
+        (true, true) => SecurityLevel::SignedEncrypted,
+    }
+}

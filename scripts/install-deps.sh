@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install the external peers the mss test suite talks to, when they are missing.
+#
+#   openssl         -> `openssl` (OpenSSL's `cms` command)
+#   libnss3-tools   -> `cmsutil`, `certutil`, `pk12util` (Mozilla NSS)
+#
+# Debian/Ubuntu only (apt-get). Runs as root, or through sudo otherwise.
+# Idempotent: prints nothing and touches nothing when every tool is present.
+set -euo pipefail
+
+# command -> Debian package providing it
+declare -A PKG_OF=(
+    [openssl]=openssl
+    [cmsutil]=libnss3-tools
+    [certutil]=libnss3-tools
+    [pk12util]=libnss3-tools
+)
+
+missing=()
+for cmd in "${!PKG_OF[@]}"; do
+    if ! command -v "$cmd" >/dev/null 2>&1; then
+        pkg="${PKG_OF[$cmd]}"
+        case " ${missing[*]-} " in
+            *" $pkg "*) ;;
+            *) missing+=("$pkg") ;;
+        esac
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: missing packages (${missing[*]}) and no apt-get on this system;" >&2
+    echo "install-deps: install them with your package manager (tools: ${!PKG_OF[*]})." >&2
+    exit 1
+fi
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo)
+    else
+        echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

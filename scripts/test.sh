@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The mss test command: peers, formatting, lints, tests, docs.
+#
+#   bash scripts/test.sh
+#
+# Exits non-zero as soon as a step fails. The environment (CI, CARGO_TARGET_DIR, …)
+# is passed through to cargo unchanged.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+section() {
+    printf '\n==== %s ====\n' "$*"
+}
+
+start=$SECONDS
+
+section "install-deps (openssl, NSS tools)"
+bash scripts/install-deps.sh
+for tool in openssl cmsutil certutil pk12util; do
+    printf '  %-9s %s\n' "$tool" "$(command -v "$tool")"
+done
+openssl version
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo clippy (-D warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "cargo test"
+cargo test --workspace
+
+section "cargo doc (-D warnings)"
+RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --workspace --no-deps
+
+section "all checks passed in $((SECONDS - start)) s"
