@@ -48,7 +48,10 @@ fn read_len(input: &[u8], pos: &mut usize) -> usize {
         return usize::from(first);
     }
     let n = usize::from(first & 0x7f);
-    assert!(n != 0, "indefinite length (BER) is not supported by this DER helper");
+    assert!(
+        n != 0,
+        "indefinite length (BER) is not supported by this DER helper"
+    );
     assert!(n <= 4, "length too long");
     let mut len = 0usize;
     for _ in 0..n {
@@ -167,14 +170,20 @@ pub mod signed_data {
     /// The SignedData SEQUENCE of a ContentInfo (`ContentInfo.[0].SignedData`).
     pub fn body(ci: &mut Node) -> &mut Node {
         let explicit = &mut ci.children_mut()[1];
-        assert_eq!(explicit.tag, 0xA0, "ContentInfo.content must be [0] EXPLICIT");
+        assert_eq!(
+            explicit.tag, 0xA0,
+            "ContentInfo.content must be [0] EXPLICIT"
+        );
         &mut explicit.children_mut()[0]
     }
 
     /// The first SignerInfo.
     pub fn signer_info(ci: &mut Node) -> &mut Node {
         let sd = body(ci);
-        let infos = sd.children_mut().last_mut().expect("SignedData is not empty");
+        let infos = sd
+            .children_mut()
+            .last_mut()
+            .expect("SignedData is not empty");
         assert_eq!(infos.tag, SET, "signerInfos must be a SET");
         &mut infos.children_mut()[0]
     }

@@ -72,7 +72,9 @@ fn describe(cmd: &Command) -> String {
 /// Run `cmd` with `input` on its standard input (empty when `None`), returning its
 /// output whatever its exit status.
 pub fn try_run(cmd: &mut Command, input: Option<&[u8]>) -> Output {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", describe(cmd)));
@@ -184,6 +186,45 @@ pub fn sample_draft(tag: &str, from: &str, to: &str) -> Vec<u8> {
     d
 }
 
+/// The opened message carries `content` (the signed/encrypted MIME entity): the same
+/// body once its transfer encoding is undone (mss may re-encode 8bit text as
+/// quoted-printable before signing), line ends aside, and the same header lines
+/// (Content-Transfer-Encoding aside).
+pub fn assert_carries(opened: &[u8], content: &[u8]) {
+    let got = crate::mime::parse(opened);
+    let want = crate::mime::parse(content);
+    assert_eq!(
+        String::from_utf8_lossy(&lf(&got.decoded_body())),
+        String::from_utf8_lossy(&lf(&want.decoded_body())),
+        "opened body differs; opened message:\n{}",
+        String::from_utf8_lossy(opened)
+    );
+    for (name, value) in &want.headers {
+        if !name.eq_ignore_ascii_case("Content-Transfer-Encoding") {
+            assert_eq!(
+                got.header(name),
+                Some(value.as_str()),
+                "header {name} of the opened message"
+            );
+        }
+    }
+}
+
+/// The MIME entity of a draft (what gets signed or encrypted): its `Content-*`
+/// header fields and its body.
+pub fn inner_of(draft: &[u8]) -> Vec<u8> {
+    let e = crate::mime::parse(draft);
+    let mut out = Vec::new();
+    for (n, v) in &e.headers {
+        if n.to_ascii_lowercase().starts_with("content-") {
+            out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&e.body);
+    out
+}
+
 /// One user of the test PKI: RSA-2048 key, certificate (SAN email, keyUsage
 /// digitalSignature + keyEncipherment, EKU emailProtection), PKCS#12.
 #[derive(Debug, Clone)]
@@ -230,16 +271,37 @@ fn make_ca(dir: &Path, stem: &str, cn: &str) {
     let pem = format!("{stem}.pem");
     openssl_in(
         dir,
-        &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &key],
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &key,
+        ],
     );
     openssl_in(
         dir,
         &[
-            "req", "-x509", "-new", "-key", &key, "-out", &pem, "-days", "3650", "-sha256",
-            "-subj", &format!("/O=MSS Tests/CN={cn}"),
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-            "-addext", "subjectKeyIdentifier=hash",
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &key,
+            "-out",
+            &pem,
+            "-days",
+            "3650",
+            "-sha256",
+            "-subj",
+            &format!("/O=MSS Tests/CN={cn}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-addext",
+            "subjectKeyIdentifier=hash",
         ],
     );
 }
@@ -266,29 +328,69 @@ fn make_user(dir: &Path, ca: &str, name: &str, display: &str) -> User {
     .expect("write extension file");
     openssl_in(
         dir,
-        &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &key],
-    );
-    openssl_in(
-        dir,
         &[
-            "req", "-new", "-key", &key, "-out", &csr,
-            "-subj", &format!("/O=MSS Tests/CN={display}/emailAddress={email}"),
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &key,
         ],
     );
     openssl_in(
         dir,
         &[
-            "x509", "-req", "-in", &csr, "-CA", &format!("{ca}.pem"), "-CAkey", &format!("{ca}.key"),
-            "-set_serial", &format!("0x{}", serial_hex(name)), "-days", "825", "-sha256",
-            "-extfile", &ext, "-out", &pem,
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/O=MSS Tests/CN={display}/emailAddress={email}"),
+        ],
+    );
+    openssl_in(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-set_serial",
+            &format!("0x{}", serial_hex(name)),
+            "-days",
+            "825",
+            "-sha256",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
         ],
     );
     openssl_in(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
     openssl_in(
         dir,
         &[
-            "pkcs12", "-export", "-inkey", &key, "-in", &pem, "-certfile", &format!("{ca}.pem"),
-            "-name", name, "-passout", &format!("pass:{PASSWORD}"), "-out", &p12,
+            "pkcs12",
+            "-export",
+            "-inkey",
+            &key,
+            "-in",
+            &pem,
+            "-certfile",
+            &format!("{ca}.pem"),
+            "-name",
+            name,
+            "-passout",
+            &format!("pass:{PASSWORD}"),
+            "-out",
+            &p12,
         ],
     );
     let read = |f: &str| std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("read {f}: {e}"));
@@ -330,7 +432,10 @@ impl Pki {
         let carol = make_user(d, "ca", "carol", "Carol Petit");
         let mallory = make_user(d, "other-ca", "mallory", "Mallory Faux");
         let read = |f: &str| std::fs::read(d.join(f)).unwrap_or_else(|e| panic!("read {f}: {e}"));
-        openssl_in(d, &["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"]);
+        openssl_in(
+            d,
+            &["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"],
+        );
         Pki {
             ca_pem: String::from_utf8(read("ca.pem")).expect("PEM is ASCII"),
             ca_der: read("ca.der"),
@@ -438,7 +543,17 @@ impl Workdir {
         let d = db.arg();
         run(tool("certutil").args(["-N", "--empty-password", "-d", &d]));
         run(tool("certutil")
-            .args(["-A", "-n", "mss-test-ca", "-t", "CT,C,C", "-d", &d, "-a", "-i"])
+            .args([
+                "-A",
+                "-n",
+                "mss-test-ca",
+                "-t",
+                "CT,C,C",
+                "-d",
+                &d,
+                "-a",
+                "-i",
+            ])
             .arg(self.path("ca.pem")));
         run(tool("pk12util")
             .args(["-d", &d, "-K", "", "-W", PASSWORD, "-i"])
@@ -470,7 +585,10 @@ impl NssDb {
 
     /// `cmsutil ARGS… -d sql:DIR` with `input` on stdin, whatever its exit status.
     pub fn try_cmsutil(&self, args: &[&str], input: &[u8]) -> Output {
-        try_run(tool("cmsutil").args(args).args(["-d", &self.arg()]), Some(input))
+        try_run(
+            tool("cmsutil").args(args).args(["-d", &self.arg()]),
+            Some(input),
+        )
     }
 }
 
@@ -487,7 +605,13 @@ impl Workdir {
 
     /// `openssl cms -sign` as `signer` (detached `multipart/signed`, or opaque with
     /// `-nodetach`), with `extra` options (e.g. `-keyopt rsa_padding_mode:pss`).
-    pub fn openssl_sign(&self, signer: &str, content: &[u8], opaque: bool, extra: &[&str]) -> Vec<u8> {
+    pub fn openssl_sign(
+        &self,
+        signer: &str,
+        content: &[u8],
+        opaque: bool,
+        extra: &[&str],
+    ) -> Vec<u8> {
         let input = self.write(self.unique("sign-in"), content);
         let out = self.path(self.unique("signed.eml"));
         let mut args: Vec<String> = ["cms", "-sign", "-binary", "-signer"]
@@ -502,7 +626,12 @@ impl Workdir {
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         args.extend(["-in".into(), input.display().to_string()]);
-        args.extend(["-outform".into(), "SMIME".into(), "-out".into(), out.display().to_string()]);
+        args.extend([
+            "-outform".into(),
+            "SMIME".into(),
+            "-out".into(),
+            out.display().to_string(),
+        ]);
         self.openssl(&args);
         std::fs::read(&out).expect("read openssl output")
     }
@@ -522,7 +651,12 @@ impl Workdir {
         // which is what S/MIME signs anyway.
         let mut args: Vec<String> = vec!["cms".into(), "-verify".into()];
         args.extend(trust.iter().map(|s| s.to_string()));
-        args.extend(["-inform".into(), "SMIME".into(), "-in".into(), input.display().to_string()]);
+        args.extend([
+            "-inform".into(),
+            "SMIME".into(),
+            "-in".into(),
+            input.display().to_string(),
+        ]);
         args.extend(["-out".into(), out.display().to_string()]);
         let o = self.try_openssl(&args);
         if o.status.success() {
@@ -535,7 +669,13 @@ impl Workdir {
     /// `openssl cms -encrypt` of `content` to the certificates of `recipients`, with
     /// `opts` placed before the recipients (cipher such as `-aes256`, `-keyid`) and
     /// `keyopts` after each `-recip` (e.g. `-keyopt rsa_padding_mode:oaep`).
-    pub fn openssl_encrypt(&self, content: &[u8], recipients: &[&str], opts: &[&str], keyopts: &[&str]) -> Vec<u8> {
+    pub fn openssl_encrypt(
+        &self,
+        content: &[u8],
+        recipients: &[&str],
+        opts: &[&str],
+        keyopts: &[&str],
+    ) -> Vec<u8> {
         let input = self.write(self.unique("enc-in"), content);
         let out = self.path(self.unique("encrypted.eml"));
         let mut args: Vec<String> = vec!["cms".into(), "-encrypt".into(), "-binary".into()];
@@ -545,7 +685,12 @@ impl Workdir {
             args.extend(keyopts.iter().map(|s| s.to_string()));
         }
         args.extend(["-in".into(), input.display().to_string()]);
-        args.extend(["-outform".into(), "SMIME".into(), "-out".into(), out.display().to_string()]);
+        args.extend([
+            "-outform".into(),
+            "SMIME".into(),
+            "-out".into(),
+            out.display().to_string(),
+        ]);
         self.openssl(&args);
         std::fs::read(&out).expect("read openssl output")
     }
@@ -583,7 +728,8 @@ impl NssDb {
     fn tmp(&self, stem: &str) -> PathBuf {
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(0);
-        self.dir.join(format!("{stem}-{}", N.fetch_add(1, Ordering::Relaxed)))
+        self.dir
+            .join(format!("{stem}-{}", N.fetch_add(1, Ordering::Relaxed)))
     }
 
     /// `cmsutil -S -N nick` (opaque; `-T` detached when `detached`), with a signing time.
@@ -612,7 +758,10 @@ impl NssDb {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.try_cmsutil(&argv, cms);
         if !out.status.success() {
-            return Err(format!("cmsutil -D failed: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "cmsutil -D failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         // Second pass for the per-signer status (cmsutil -h does not fail on a bad one).
         let mut hargs = argv.clone();

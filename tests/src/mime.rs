@@ -75,7 +75,13 @@ impl Entity {
     /// The media type, lower-cased (`text/plain` when absent, as RFC 2045 says).
     pub fn mime_type(&self) -> String {
         self.header("Content-Type")
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_else(|| "text/plain".to_string())
     }
 
@@ -105,6 +111,20 @@ impl Entity {
             .unwrap_or_else(|e| panic!("body is not base64: {e}"))
     }
 
+    /// The body with its Content-Transfer-Encoding undone (base64, quoted-printable;
+    /// identity for 7bit, 8bit, binary or none).
+    pub fn decoded_body(&self) -> Vec<u8> {
+        let cte = self
+            .header("Content-Transfer-Encoding")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match cte.as_str() {
+            "base64" => self.base64_body(),
+            "quoted-printable" => decode_quoted_printable(&self.body),
+            _ => self.body.clone(),
+        }
+    }
+
     /// The raw parts of a multipart body (RFC 2046 §5.1.1: the CRLF before a
     /// delimiter belongs to the delimiter).
     pub fn parts(&self) -> Vec<Vec<u8>> {
@@ -127,7 +147,9 @@ impl Entity {
         for w in starts.windows(2) {
             let (a, b) = (w[0], w[1]);
             // Skip the delimiter line itself.
-            let line_end = crate::find(&body[a..], b"\n").map(|x| a + x + 1).unwrap_or(b);
+            let line_end = crate::find(&body[a..], b"\n")
+                .map(|x| a + x + 1)
+                .unwrap_or(b);
             let mut end = b;
             if end > line_end && body[end - 1] == b'\n' {
                 end -= 1;
@@ -159,7 +181,11 @@ pub fn cms_of(msg: &[u8]) -> Vec<u8> {
 /// The signed MIME entity (first part, byte for byte) of a `multipart/signed` message.
 pub fn signed_part(msg: &[u8]) -> Vec<u8> {
     let e = parse(msg);
-    assert_eq!(e.mime_type(), "multipart/signed", "not a multipart/signed message");
+    assert_eq!(
+        e.mime_type(),
+        "multipart/signed",
+        "not a multipart/signed message"
+    );
     let parts = e.parts();
     assert_eq!(parts.len(), 2, "multipart/signed must have two parts");
     parts[0].clone()
@@ -229,4 +255,43 @@ pub fn with_signed_part(msg: &[u8], content: &[u8]) -> Vec<u8> {
     let e = parse(msg);
     let micalg = e.param("micalg").unwrap_or_else(|| "sha-256".to_string());
     multipart_signed(content, &cms_of(msg), &micalg)
+}
+
+/// Decode quoted-printable (RFC 2045 §6.7): `=XX` escapes and soft line breaks.
+pub fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        if c != b'=' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        // Soft line break: '=' then optional trailing blanks then CRLF or LF.
+        let mut j = i + 1;
+        while j < body.len() && (body[j] == b' ' || body[j] == b'\t') {
+            j += 1;
+        }
+        if body.get(j) == Some(&b'\r') && body.get(j + 1) == Some(&b'\n') {
+            i = j + 2;
+            continue;
+        }
+        if body.get(j) == Some(&b'\n') || j == body.len() {
+            i = j + 1;
+            continue;
+        }
+        match (
+            body.get(i + 1).and_then(|&c| hex(c)),
+            body.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (Some(h), Some(l)) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            _ => panic!("invalid quoted-printable escape at byte {i}"),
+        }
+    }
+    out
 }

@@ -5,16 +5,18 @@
 //! of the OpenSSL-made test PKI; OpenSSL runs as a separate process on the same files.
 
 use mss::{
-    Certificate, ContentCipher, DecryptionKey, DigestAlgorithm, EncryptOptions, KeyTransport, LegacyPolicy,
-    OpenOptions, Opened, Report, SecurityLevel, SignOptions, SignatureScheme, SignatureStatus, StandardPolicy,
+    Certificate, ContentCipher, DecryptionKey, DigestAlgorithm, EncryptOptions, KeyTransport,
+    LegacyPolicy, OpenOptions, Opened, Report, SecurityLevel, SignOptions, SignatureScheme,
+    SignatureStatus, StandardPolicy,
 };
 use mss_tests::der::{self as tder, Node, signed_data};
-use mss_tests::{PASSWORD, User, Workdir, lf, mime};
+use mss_tests::{PASSWORD, User, Workdir, assert_carries, mime};
 use mss_token::SoftwareIdentity;
 use x509_cert::der::Decode;
 
 fn identity(u: &User) -> SoftwareIdentity {
-    SoftwareIdentity::from_pkcs12(&u.p12, PASSWORD).unwrap_or_else(|e| panic!("load {}'s PKCS#12: {e}", u.name))
+    SoftwareIdentity::from_pkcs12(&u.p12, PASSWORD)
+        .unwrap_or_else(|e| panic!("load {}'s PKCS#12: {e}", u.name))
 }
 
 fn cert(u: &User) -> Certificate {
@@ -28,24 +30,12 @@ fn ca(w: &Workdir) -> Certificate {
 /// `mss::open` with the trusted root, and `key` (if any) to decrypt.
 fn open(w: &Workdir, msg: &[u8], key: Option<&SoftwareIdentity>) -> Result<Opened, mss::Error> {
     let keys: Vec<&dyn DecryptionKey> = key.map(|k| k as &dyn DecryptionKey).into_iter().collect();
-    let opts = OpenOptions { keys, trust_anchors: vec![ca(w)], ..OpenOptions::default() };
+    let opts = OpenOptions {
+        keys,
+        trust_anchors: vec![ca(w)],
+        ..OpenOptions::default()
+    };
     mss::open(msg, &opts)
-}
-
-/// The opened message carries `content` (the signed/encrypted MIME entity): its
-/// header lines and its body, line ends aside.
-fn assert_carries(opened: &[u8], content: &[u8]) {
-    let got = mime::parse(&lf(opened));
-    let want = mime::parse(&lf(content));
-    assert_eq!(
-        String::from_utf8_lossy(&got.body),
-        String::from_utf8_lossy(&want.body),
-        "opened body differs; opened message:\n{}",
-        String::from_utf8_lossy(opened)
-    );
-    for (name, value) in &want.headers {
-        assert_eq!(got.header(name), Some(value.as_str()), "header {name} of the opened message");
-    }
 }
 
 /// Exactly one signature, Valid, by `who`.
@@ -59,53 +49,79 @@ fn assert_valid_by(report: &Report, who: &User) {
 
 fn openssl_print(w: &Workdir, msg: &[u8]) -> String {
     let p = w.write("print-in.eml", msg);
-    let out = w.openssl(&["cms", "-cmsout", "-print", "-inform", "SMIME", "-in", p.to_str().unwrap()]);
+    let out = w.openssl(&[
+        "cms",
+        "-cmsout",
+        "-print",
+        "-inform",
+        "SMIME",
+        "-in",
+        p.to_str().unwrap(),
+    ]);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 // ---------------------------------------------------------------- mss signs
 
-fn mss_sign(w: &Workdir, opaque: bool, scheme: SignatureScheme, digest: DigestAlgorithm) -> (Vec<u8>, Vec<u8>) {
+fn mss_sign(
+    w: &Workdir,
+    opaque: bool,
+    scheme: SignatureScheme,
+    digest: DigestAlgorithm,
+) -> (Vec<u8>, Vec<u8>) {
     let alice = identity(&w.pki.alice);
     let draft = mss_tests::sample_draft("mss-sign", &w.pki.alice.email, &w.pki.bob.email);
-    let opts = SignOptions { opaque, scheme, digest, ..SignOptions::default() };
+    let opts = SignOptions {
+        opaque,
+        scheme,
+        digest,
+        ..SignOptions::default()
+    };
     let msg = mss::sign(&draft, &alice, &opts).expect("mss signs");
     (draft, msg)
-}
-
-fn inner_of(draft: &[u8]) -> Vec<u8> {
-    // The MIME entity of a draft: its Content-* headers and body.
-    let e = mime::parse(draft);
-    let mut out = Vec::new();
-    for (n, v) in &e.headers {
-        if n.to_ascii_lowercase().starts_with("content-") {
-            out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&e.body);
-    out
 }
 
 fn check_openssl_verifies_mss(opaque: bool, scheme: SignatureScheme, digest: DigestAlgorithm) {
     let w = Workdir::new();
     let (draft, msg) = mss_sign(&w, opaque, scheme, digest);
     let top = mime::parse(&msg);
-    let expected_type = if opaque { "application/pkcs7-mime" } else { "multipart/signed" };
+    let expected_type = if opaque {
+        "application/pkcs7-mime"
+    } else {
+        "multipart/signed"
+    };
     assert_eq!(top.mime_type(), expected_type);
-    assert_eq!(top.header("Subject"), mime::parse(&draft).header("Subject"), "outer headers are kept");
-    let content = w.openssl_verify(&msg).unwrap_or_else(|e| panic!("OpenSSL rejects mss's signature: {e}"));
-    assert_carries(&content, &inner_of(&draft));
+    assert_eq!(
+        top.header("Subject"),
+        mime::parse(&draft).header("Subject"),
+        "outer headers are kept"
+    );
+    let content = w
+        .openssl_verify(&msg)
+        .unwrap_or_else(|e| panic!("OpenSSL rejects mss's signature: {e}"));
+    assert_carries(&content, &mss_tests::inner_of(&draft));
     let printed = openssl_print(&w, &msg);
     let alg = match scheme {
         SignatureScheme::RsaPss => "rsassaPss",
         _ => "rsaEncryption",
     };
-    assert!(printed.contains(alg), "signature algorithm {alg} expected:\n{printed}");
+    assert!(
+        printed.contains(alg),
+        "signature algorithm {alg} expected:\n{printed}"
+    );
     // Bare DER as well (what a non-MIME consumer would get).
     let der = mime::cms_of(&msg);
     let derfile = w.write("mss-signed.der", &der);
-    let mut args = vec!["cms", "-verify", "-CAfile", "ca.pem", "-inform", "DER", "-in", derfile.to_str().unwrap()];
+    let mut args = vec![
+        "cms",
+        "-verify",
+        "-CAfile",
+        "ca.pem",
+        "-inform",
+        "DER",
+        "-in",
+        derfile.to_str().unwrap(),
+    ];
     let part;
     if !opaque {
         part = w.write("mss-signed-part", &mime::signed_part(&msg));
@@ -148,9 +164,13 @@ fn check_mss_verifies_openssl(opaque: bool, extra: &[&str], expected_alg: &str) 
     let w = Workdir::new();
     let content = mss_tests::sample_content("openssl-sign");
     let msg = w.openssl_sign("alice", &content, opaque, extra);
-    let opened = open(&w, &msg, None).unwrap_or_else(|e| panic!("mss cannot open OpenSSL's message: {e}"));
+    let opened =
+        open(&w, &msg, None).unwrap_or_else(|e| panic!("mss cannot open OpenSSL's message: {e}"));
     assert_valid_by(&opened.report, &w.pki.alice);
-    assert_eq!(opened.report.signatures[0].signature_algorithm, expected_alg);
+    assert_eq!(
+        opened.report.signatures[0].signature_algorithm,
+        expected_alg
+    );
     assert!(!opened.report.encrypted);
     assert_eq!(mss::reply_level(&opened.report), SecurityLevel::Signed);
     assert_carries(&opened.message, &content);
@@ -175,7 +195,11 @@ fn openssl_opaque_signature_is_valid_in_mss() {
 
 #[test]
 fn openssl_detached_pss_signature_is_valid_in_mss() {
-    check_mss_verifies_openssl(false, &["-keyopt", "rsa_padding_mode:pss"], "rsa-pss-sha256");
+    check_mss_verifies_openssl(
+        false,
+        &["-keyopt", "rsa_padding_mode:pss"],
+        "rsa-pss-sha256",
+    );
 }
 
 #[test]
@@ -197,7 +221,10 @@ fn openssl_sha512_signature_is_valid_in_mss() {
 fn openssl_sha1_signature_is_valid_with_a_weak_algorithm_warning() {
     let report = check_mss_verifies_openssl(true, &["-md", "sha1"], "rsa-pkcs1v15-sha1");
     assert!(
-        report.warnings.iter().any(|w| w.starts_with("weak-algorithm") && w.contains("sha1")),
+        report
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("weak-algorithm") && w.contains("sha1")),
         "{:?}",
         report.warnings
     );
@@ -210,7 +237,12 @@ fn openssl_signature_by_untrusted_signer_is_not_valid() {
     let msg = w.openssl_sign("mallory", &content, true, &[]);
     let opened = open(&w, &msg, None).expect("well-formed message opens");
     assert_eq!(opened.report.signatures.len(), 1);
-    assert_eq!(opened.report.signatures[0].status, SignatureStatus::Untrusted, "{:#}", opened.report.to_json());
+    assert_eq!(
+        opened.report.signatures[0].status,
+        SignatureStatus::Untrusted,
+        "{:#}",
+        opened.report.to_json()
+    );
     assert!(!opened.report.all_signatures_valid());
 }
 
@@ -222,16 +254,29 @@ fn openssl_signature_without_certificates_needs_extra_certs() {
     let opened = open(&w, &msg, None).expect("well-formed message opens");
     assert_eq!(opened.report.signatures.len(), 1);
     assert_ne!(opened.report.signatures[0].status, SignatureStatus::Valid);
-    let opts = OpenOptions { trust_anchors: vec![ca(&w)], extra_certs: vec![cert(&w.pki.alice)], ..OpenOptions::default() };
+    let opts = OpenOptions {
+        trust_anchors: vec![ca(&w)],
+        extra_certs: vec![cert(&w.pki.alice)],
+        ..OpenOptions::default()
+    };
     let opened = mss::open(&msg, &opts).expect("opens");
     assert_valid_by(&opened.report, &w.pki.alice);
 }
 
 // ---------------------------------------------------------------- mss encrypts
 
-fn mss_encrypt_to_bob(w: &Workdir, cipher: ContentCipher, kt: KeyTransport, legacy: bool) -> (Vec<u8>, Vec<u8>) {
+fn mss_encrypt_to_bob(
+    w: &Workdir,
+    cipher: ContentCipher,
+    kt: KeyTransport,
+    legacy: bool,
+) -> (Vec<u8>, Vec<u8>) {
     let draft = mss_tests::sample_draft("mss-encrypt", &w.pki.alice.email, &w.pki.bob.email);
-    let mut opts = EncryptOptions { cipher, key_transport: kt, ..EncryptOptions::default() };
+    let mut opts = EncryptOptions {
+        cipher,
+        key_transport: kt,
+        ..EncryptOptions::default()
+    };
     if legacy {
         opts.policy = &LegacyPolicy;
     }
@@ -240,69 +285,142 @@ fn mss_encrypt_to_bob(w: &Workdir, cipher: ContentCipher, kt: KeyTransport, lega
     (draft, msg)
 }
 
-fn check_openssl_decrypts_mss(cipher: ContentCipher, kt: KeyTransport, legacy: bool, printed_cipher: &str, printed_kt: &str) {
+fn check_openssl_decrypts_mss(
+    cipher: ContentCipher,
+    kt: KeyTransport,
+    legacy: bool,
+    printed_cipher: &str,
+    printed_kt: &str,
+) {
     let w = Workdir::new();
     let (draft, msg) = mss_encrypt_to_bob(&w, cipher, kt, legacy);
     let top = mime::parse(&msg);
     assert_eq!(top.mime_type(), "application/pkcs7-mime");
-    let smime_type = if cipher.is_aead() { "authEnveloped-data" } else { "enveloped-data" };
-    assert_eq!(top.param("smime-type").as_deref(), Some(smime_type));
+    let smime_type = if cipher.is_aead() {
+        "authEnveloped-data"
+    } else {
+        "enveloped-data"
+    };
+    // MIME parameter values compare case-insensitively here (mss writes lowercase).
+    let got_type = top.param("smime-type").unwrap_or_default();
+    assert!(
+        got_type.eq_ignore_ascii_case(smime_type),
+        "smime-type={got_type}, expected {smime_type}"
+    );
     let printed = openssl_print(&w, &msg);
-    assert!(printed.contains(printed_cipher), "expected {printed_cipher}:\n{printed}");
-    assert!(printed.contains(printed_kt), "expected {printed_kt}:\n{printed}");
-    let inner = inner_of(&draft);
-    let got = w.openssl_decrypt(&msg, "bob").unwrap_or_else(|e| panic!("OpenSSL (bob) cannot decrypt: {e}"));
+    assert!(
+        printed.contains(printed_cipher),
+        "expected {printed_cipher}:\n{printed}"
+    );
+    assert!(
+        printed.contains(printed_kt),
+        "expected {printed_kt}:\n{printed}"
+    );
+    let inner = mss_tests::inner_of(&draft);
+    let got = w
+        .openssl_decrypt(&msg, "bob")
+        .unwrap_or_else(|e| panic!("OpenSSL (bob) cannot decrypt: {e}"));
     assert_carries(&got, &inner);
     // The sender is always a recipient.
-    let got = w.openssl_decrypt(&msg, "alice").unwrap_or_else(|e| panic!("OpenSSL (alice, sender) cannot decrypt: {e}"));
+    let got = w
+        .openssl_decrypt(&msg, "alice")
+        .unwrap_or_else(|e| panic!("OpenSSL (alice, sender) cannot decrypt: {e}"));
     assert_carries(&got, &inner);
-    assert!(w.openssl_decrypt(&msg, "carol").is_err(), "carol is not a recipient");
+    assert!(
+        w.openssl_decrypt(&msg, "carol").is_err(),
+        "carol is not a recipient"
+    );
 }
 
 #[test]
 fn mss_aes128_cbc_decrypts_in_openssl() {
-    check_openssl_decrypts_mss(ContentCipher::Aes128Cbc, KeyTransport::RsaPkcs1v15, false, "aes-128-cbc", "rsaEncryption");
+    check_openssl_decrypts_mss(
+        ContentCipher::Aes128Cbc,
+        KeyTransport::RsaPkcs1v15,
+        false,
+        "aes-128-cbc",
+        "rsaEncryption",
+    );
 }
 
 #[test]
 fn mss_aes192_cbc_decrypts_in_openssl() {
-    check_openssl_decrypts_mss(ContentCipher::Aes192Cbc, KeyTransport::RsaPkcs1v15, false, "aes-192-cbc", "rsaEncryption");
+    check_openssl_decrypts_mss(
+        ContentCipher::Aes192Cbc,
+        KeyTransport::RsaPkcs1v15,
+        false,
+        "aes-192-cbc",
+        "rsaEncryption",
+    );
 }
 
 #[test]
 fn mss_aes256_cbc_decrypts_in_openssl() {
-    check_openssl_decrypts_mss(ContentCipher::Aes256Cbc, KeyTransport::RsaPkcs1v15, false, "aes-256-cbc", "rsaEncryption");
+    check_openssl_decrypts_mss(
+        ContentCipher::Aes256Cbc,
+        KeyTransport::RsaPkcs1v15,
+        false,
+        "aes-256-cbc",
+        "rsaEncryption",
+    );
 }
 
 #[test]
 fn mss_des_ede3_cbc_under_legacy_policy_decrypts_in_openssl() {
-    check_openssl_decrypts_mss(ContentCipher::DesEde3Cbc, KeyTransport::RsaPkcs1v15, true, "des-ede3-cbc", "rsaEncryption");
+    check_openssl_decrypts_mss(
+        ContentCipher::DesEde3Cbc,
+        KeyTransport::RsaPkcs1v15,
+        true,
+        "des-ede3-cbc",
+        "rsaEncryption",
+    );
 }
 
 #[test]
 fn standard_policy_refuses_to_produce_des_ede3() {
     let w = Workdir::new();
     let draft = mss_tests::sample_draft("3des", &w.pki.alice.email, &w.pki.bob.email);
-    let opts = EncryptOptions { cipher: ContentCipher::DesEde3Cbc, policy: &StandardPolicy, ..EncryptOptions::default() };
+    let opts = EncryptOptions {
+        cipher: ContentCipher::DesEde3Cbc,
+        policy: &StandardPolicy,
+        ..EncryptOptions::default()
+    };
     let r = mss::encrypt(&draft, &[cert(&w.pki.bob)], &cert(&w.pki.alice), &opts);
-    assert!(matches!(r, Err(mss::Error::PolicyViolation { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(mss::Error::PolicyViolation { .. })),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn mss_aes128_gcm_decrypts_in_openssl() {
-    check_openssl_decrypts_mss(ContentCipher::Aes128Gcm, KeyTransport::RsaPkcs1v15, false, "aes-128-gcm", "rsaEncryption");
+    check_openssl_decrypts_mss(
+        ContentCipher::Aes128Gcm,
+        KeyTransport::RsaPkcs1v15,
+        false,
+        "aes-128-gcm",
+        "rsaEncryption",
+    );
 }
 
 #[test]
 fn mss_aes256_gcm_decrypts_in_openssl() {
-    check_openssl_decrypts_mss(ContentCipher::Aes256Gcm, KeyTransport::RsaPkcs1v15, false, "aes-256-gcm", "rsaEncryption");
+    check_openssl_decrypts_mss(
+        ContentCipher::Aes256Gcm,
+        KeyTransport::RsaPkcs1v15,
+        false,
+        "aes-256-gcm",
+        "rsaEncryption",
+    );
 }
 
 #[test]
 fn mss_rsa_oaep_sha256_decrypts_in_openssl() {
     check_openssl_decrypts_mss(
         ContentCipher::Aes256Cbc,
-        KeyTransport::RsaOaep { hash: DigestAlgorithm::Sha256 },
+        KeyTransport::RsaOaep {
+            hash: DigestAlgorithm::Sha256,
+        },
         false,
         "aes-256-cbc",
         "rsaesOaep",
@@ -313,7 +431,9 @@ fn mss_rsa_oaep_sha256_decrypts_in_openssl() {
 fn mss_rsa_oaep_sha1_decrypts_in_openssl() {
     check_openssl_decrypts_mss(
         ContentCipher::Aes128Gcm,
-        KeyTransport::RsaOaep { hash: DigestAlgorithm::Sha1 },
+        KeyTransport::RsaOaep {
+            hash: DigestAlgorithm::Sha1,
+        },
         false,
         "aes-128-gcm",
         "rsaesOaep",
@@ -327,7 +447,8 @@ fn check_mss_decrypts_openssl(opts: &[&str], keyopts: &[&str], cipher: &str, kt:
     let content = mss_tests::sample_content("openssl-encrypt");
     let msg = w.openssl_encrypt(&content, &["bob"], opts, keyopts);
     let bob = identity(&w.pki.bob);
-    let opened = open(&w, &msg, Some(&bob)).unwrap_or_else(|e| panic!("mss cannot decrypt OpenSSL's {opts:?}: {e}"));
+    let opened = open(&w, &msg, Some(&bob))
+        .unwrap_or_else(|e| panic!("mss cannot decrypt OpenSSL's {opts:?}: {e}"));
     let r = &opened.report;
     assert!(r.encrypted);
     assert!(!r.is_signed());
@@ -338,7 +459,10 @@ fn check_mss_decrypts_openssl(opts: &[&str], keyopts: &[&str], cipher: &str, kt:
     assert_carries(&opened.message, &content);
     // A key that is not a recipient's cannot open it.
     let carol = identity(&w.pki.carol);
-    assert!(open(&w, &msg, Some(&carol)).is_err(), "carol is not a recipient");
+    assert!(
+        open(&w, &msg, Some(&carol)).is_err(),
+        "carol is not a recipient"
+    );
     opened.report
 }
 
@@ -366,7 +490,9 @@ fn openssl_aes256_gcm_decrypts_in_mss() {
 fn openssl_des_ede3_cbc_decrypts_in_mss_with_a_warning() {
     let r = check_mss_decrypts_openssl(&["-des3"], &[], "des-ede3-cbc", "rsa-pkcs1v15");
     assert!(
-        r.warnings.iter().any(|w| w.starts_with("weak-algorithm") && w.contains("des-ede3-cbc")),
+        r.warnings
+            .iter()
+            .any(|w| w.starts_with("weak-algorithm") && w.contains("des-ede3-cbc")),
         "{:?}",
         r.warnings
     );
@@ -376,7 +502,12 @@ fn openssl_des_ede3_cbc_decrypts_in_mss_with_a_warning() {
 fn openssl_rsa_oaep_sha256_decrypts_in_mss() {
     check_mss_decrypts_openssl(
         &["-aes256"],
-        &["-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"],
+        &[
+            "-keyopt",
+            "rsa_padding_mode:oaep",
+            "-keyopt",
+            "rsa_oaep_md:sha256",
+        ],
         "aes-256-cbc",
         "rsa-oaep-sha256",
     );
@@ -384,7 +515,12 @@ fn openssl_rsa_oaep_sha256_decrypts_in_mss() {
 
 #[test]
 fn openssl_rsa_oaep_sha1_decrypts_in_mss() {
-    check_mss_decrypts_openssl(&["-aes256"], &["-keyopt", "rsa_padding_mode:oaep"], "aes-256-cbc", "rsa-oaep-sha1");
+    check_mss_decrypts_openssl(
+        &["-aes256"],
+        &["-keyopt", "rsa_padding_mode:oaep"],
+        "aes-256-cbc",
+        "rsa-oaep-sha1",
+    );
 }
 
 #[test]
@@ -398,7 +534,8 @@ fn openssl_message_to_several_recipients_decrypts_for_each() {
     let content = mss_tests::sample_content("multi");
     let msg = w.openssl_encrypt(&content, &["carol", "bob", "alice"], &["-aes256"], &[]);
     for u in [&w.pki.alice, &w.pki.bob, &w.pki.carol] {
-        let opened = open(&w, &msg, Some(&identity(u))).unwrap_or_else(|e| panic!("{}: {e}", u.name));
+        let opened =
+            open(&w, &msg, Some(&identity(u))).unwrap_or_else(|e| panic!("{}: {e}", u.name));
         assert_carries(&opened.message, &content);
     }
     assert!(open(&w, &msg, Some(&identity(&w.pki.mallory))).is_err());
@@ -416,7 +553,10 @@ fn openssl_signed_then_encrypted_opens_in_mss() {
     let opened = open(&w, &msg, Some(&identity(&w.pki.bob))).expect("mss opens");
     assert!(opened.report.encrypted);
     assert_valid_by(&opened.report, &w.pki.alice);
-    assert_eq!(mss::reply_level(&opened.report), SecurityLevel::SignedEncrypted);
+    assert_eq!(
+        mss::reply_level(&opened.report),
+        SecurityLevel::SignedEncrypted
+    );
     assert_carries(&opened.message, &content);
 }
 
@@ -426,15 +566,30 @@ fn mss_sign_and_encrypt_opens_in_openssl() {
     let alice = identity(&w.pki.alice);
     let draft = mss_tests::sample_draft("mss-sign-encrypt", &w.pki.alice.email, &w.pki.bob.email);
     for opaque in [false, true] {
-        let opts = EncryptOptions { sign: SignOptions { opaque, ..SignOptions::default() }, ..EncryptOptions::default() };
-        let msg = mss::sign_and_encrypt(&draft, &alice, &[cert(&w.pki.bob)], None, &opts).expect("mss signs and encrypts");
+        let opts = EncryptOptions {
+            sign: SignOptions {
+                opaque,
+                ..SignOptions::default()
+            },
+            ..EncryptOptions::default()
+        };
+        let msg = mss::sign_and_encrypt(&draft, &alice, &[cert(&w.pki.bob)], None, &opts)
+            .expect("mss signs and encrypts");
         for reader in ["bob", "alice"] {
-            let signed = w.openssl_decrypt(&msg, reader).unwrap_or_else(|e| panic!("{reader} cannot decrypt: {e}"));
+            let signed = w
+                .openssl_decrypt(&msg, reader)
+                .unwrap_or_else(|e| panic!("{reader} cannot decrypt: {e}"));
             let inner_type = mime::parse(&signed).mime_type();
-            let want = if opaque { "application/pkcs7-mime" } else { "multipart/signed" };
+            let want = if opaque {
+                "application/pkcs7-mime"
+            } else {
+                "multipart/signed"
+            };
             assert_eq!(inner_type, want);
-            let content = w.openssl_verify(&signed).unwrap_or_else(|e| panic!("OpenSSL rejects the inner signature: {e}"));
-            assert_carries(&content, &inner_of(&draft));
+            let content = w
+                .openssl_verify(&signed)
+                .unwrap_or_else(|e| panic!("OpenSSL rejects the inner signature: {e}"));
+            assert_carries(&content, &mss_tests::inner_of(&draft));
         }
         // And mss reads its own.
         let opened = open(&w, &msg, Some(&identity(&w.pki.bob))).expect("mss opens its own");
@@ -473,7 +628,10 @@ fn tampered_variants(der: &[u8], w: &Workdir) -> Vec<(String, Vec<u8>)> {
         signed_data::signed_attribute(&mut t, tder::OID_MESSAGE_DIGEST).bytes_mut()[5] ^= 0x10;
         out.push(("messageDigest attribute".into(), t.to_der()));
     }
-    if der.windows(tder::OID_SIGNING_TIME.len()).any(|x| x == tder::OID_SIGNING_TIME) {
+    if der
+        .windows(tder::OID_SIGNING_TIME.len())
+        .any(|x| x == tder::OID_SIGNING_TIME)
+    {
         let mut t = original.clone();
         let time = signed_data::signed_attribute(&mut t, tder::OID_SIGNING_TIME).bytes_mut();
         // YYMMDDhhmmssZ: change the tens of minutes, keeping a valid time.
@@ -488,14 +646,21 @@ fn tampered_variants(der: &[u8], w: &Workdir) -> Vec<(String, Vec<u8>)> {
     }
     for swap_sid in [false, true] {
         let mut t = original.clone();
-        let certs = signed_data::certificates(&mut t).expect("the signer's certificate is included");
+        let certs =
+            signed_data::certificates(&mut t).expect("the signer's certificate is included");
         let alice = Node::parse(&w.pki.alice.cert_der);
-        let i = certs.iter().position(|c| *c == alice).expect("alice's certificate is included");
+        let i = certs
+            .iter()
+            .position(|c| *c == alice)
+            .expect("alice's certificate is included");
         certs[i] = Node::parse(&w.pki.carol.cert_der);
         if swap_sid {
             *signed_data::sid(&mut t) = tder::issuer_and_serial(&w.pki.carol.cert_der);
         }
-        out.push((format!("certificate swapped for carol's (signer id swapped: {swap_sid})"), t.to_der()));
+        out.push((
+            format!("certificate swapped for carol's (signer id swapped: {swap_sid})"),
+            t.to_der(),
+        ));
     }
     out
 }
@@ -503,13 +668,22 @@ fn tampered_variants(der: &[u8], w: &Workdir) -> Vec<(String, Vec<u8>)> {
 fn assert_never_valid(w: &Workdir, what: &str, msg: &[u8]) {
     match open(w, msg, None) {
         Ok(o) => {
-            assert!(!o.report.all_signatures_valid(), "mss reports a message with a tampered {what} as valid");
             assert!(
-                o.report.signatures.iter().all(|s| s.status != SignatureStatus::Valid),
+                !o.report.all_signatures_valid(),
+                "mss reports a message with a tampered {what} as valid"
+            );
+            assert!(
+                o.report
+                    .signatures
+                    .iter()
+                    .all(|s| s.status != SignatureStatus::Valid),
                 "tampered {what}: {:#}",
                 o.report.to_json()
             );
-            assert!(o.report.is_signed(), "tampered {what}: the signature vanished from the report");
+            assert!(
+                o.report.is_signed(),
+                "tampered {what}: the signature vanished from the report"
+            );
         }
         Err(_) => {} // refusing to open is fine
     }
@@ -522,7 +696,12 @@ fn tampered_openssl_opaque_signatures_are_never_valid() {
     let msg = w.openssl_sign("alice", &content, true, &[]);
     let der = mime::cms_of(&msg);
     // The untouched re-encoding is valid: the harness alters nothing by itself.
-    let opened = open(&w, &mime::pkcs7_mime(&Node::parse(&der).to_der(), "signed-data"), None).expect("opens");
+    let opened = open(
+        &w,
+        &mime::pkcs7_mime(&Node::parse(&der).to_der(), "signed-data"),
+        None,
+    )
+    .expect("opens");
     assert_valid_by(&opened.report, &w.pki.alice);
     let variants = tampered_variants(&der, &w);
     assert!(variants.len() >= 7, "{}", variants.len());
@@ -534,14 +713,22 @@ fn tampered_openssl_opaque_signatures_are_never_valid() {
 #[test]
 fn tampered_mss_detached_signatures_are_never_valid() {
     let w = Workdir::new();
-    let (_, msg) = mss_sign(&w, false, SignatureScheme::RsaPkcs1v15, DigestAlgorithm::Sha256);
+    let (_, msg) = mss_sign(
+        &w,
+        false,
+        SignatureScheme::RsaPkcs1v15,
+        DigestAlgorithm::Sha256,
+    );
     let opened = open(&w, &msg, None).expect("opens");
     assert_valid_by(&opened.report, &w.pki.alice);
     let der = mime::cms_of(&msg);
     for (what, t) in tampered_variants(&der, &w) {
         let m = mime::with_signature(&msg, &t);
         assert_never_valid(&w, &what, &m);
-        assert!(w.openssl_verify(&m).is_err(), "OpenSSL accepts tampered {what} too");
+        assert!(
+            w.openssl_verify(&m).is_err(),
+            "OpenSSL accepts tampered {what} too"
+        );
     }
     // The signed part changed, signature kept.
     let mut part = mime::signed_part(&msg);
@@ -563,7 +750,12 @@ fn tampered_mss_opaque_pss_signatures_are_never_valid() {
 #[test]
 fn tampered_gcm_ciphertext_does_not_decrypt() {
     let w = Workdir::new();
-    let (_, msg) = mss_encrypt_to_bob(&w, ContentCipher::Aes256Gcm, KeyTransport::RsaPkcs1v15, false);
+    let (_, msg) = mss_encrypt_to_bob(
+        &w,
+        ContentCipher::Aes256Gcm,
+        KeyTransport::RsaPkcs1v15,
+        false,
+    );
     let der = mime::cms_of(&msg);
     let bob = identity(&w.pki.bob);
     assert!(open(&w, &msg, Some(&bob)).is_ok());
@@ -572,5 +764,8 @@ fn tampered_gcm_ciphertext_does_not_decrypt() {
     let i = der.len() - 40;
     t[i] ^= 0x01;
     let r = open(&w, &mime::pkcs7_mime(&t, "authEnveloped-data"), Some(&bob));
-    assert!(r.is_err(), "AES-GCM must detect the altered ciphertext or tag");
+    assert!(
+        r.is_err(),
+        "AES-GCM must detect the altered ciphertext or tag"
+    );
 }

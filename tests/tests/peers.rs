@@ -17,12 +17,22 @@ fn fixture_certificates_chain_to_their_root() {
     let w = Workdir::new();
     for user in ["alice", "bob", "carol"] {
         for purpose in ["smimesign", "smimeencrypt"] {
-            let out = w.openssl(&["verify", "-CAfile", "ca.pem", "-purpose", purpose, &format!("{user}.pem")]);
+            let out = w.openssl(&[
+                "verify",
+                "-CAfile",
+                "ca.pem",
+                "-purpose",
+                purpose,
+                &format!("{user}.pem"),
+            ]);
             assert!(text(&out).contains(": OK"), "{user}: {}", text(&out));
         }
     }
     let bad = w.try_openssl(&["verify", "-CAfile", "ca.pem", "mallory.pem"]);
-    assert!(!bad.status.success(), "mallory must not chain to the trusted root");
+    assert!(
+        !bad.status.success(),
+        "mallory must not chain to the trusted root"
+    );
     w.openssl(&["verify", "-CAfile", "other-ca.pem", "mallory.pem"]);
 }
 
@@ -37,7 +47,9 @@ fn fixture_certificates_carry_the_smime_profile() {
         assert!(t.contains("Public-Key: (2048 bit)"), "{t}");
         assert!(t.contains("X509v3 Subject Key Identifier"), "{t}");
         // PEM and DER are the same certificate.
-        let from_pem = w.openssl(&["x509", "-in", &format!("{}.pem", u.name), "-outform", "DER"]).stdout;
+        let from_pem = w
+            .openssl(&["x509", "-in", &format!("{}.pem", u.name), "-outform", "DER"])
+            .stdout;
         assert_eq!(from_pem, u.cert_der);
     }
 }
@@ -46,13 +58,25 @@ fn fixture_certificates_carry_the_smime_profile() {
 fn fixture_pkcs12_needs_its_password() {
     let w = Workdir::new();
     let ok = w.openssl(&[
-        "pkcs12", "-in", "alice.p12", "-nodes", "-passin", &format!("pass:{}", mss_tests::PASSWORD),
+        "pkcs12",
+        "-in",
+        "alice.p12",
+        "-nodes",
+        "-passin",
+        &format!("pass:{}", mss_tests::PASSWORD),
     ]);
     let t = text(&ok);
     assert!(t.contains("BEGIN PRIVATE KEY"), "{t}");
     assert!(t.contains("friendlyName: alice"), "{t}");
     assert_eq!(t.matches("BEGIN CERTIFICATE").count(), 2, "leaf + CA: {t}");
-    let bad = w.try_openssl(&["pkcs12", "-in", "alice.p12", "-nodes", "-passin", "pass:wrong"]);
+    let bad = w.try_openssl(&[
+        "pkcs12",
+        "-in",
+        "alice.p12",
+        "-nodes",
+        "-passin",
+        "pass:wrong",
+    ]);
     assert!(!bad.status.success());
 }
 
@@ -60,7 +84,11 @@ fn fixture_pkcs12_needs_its_password() {
 fn fixture_nss_database_holds_ca_bob_and_alice() {
     let w = Workdir::new();
     let db = w.nss();
-    let list = text(&mss_tests::run(mss_tests::tool("certutil").args(["-L", "-d", &db.arg()])));
+    let list = text(&mss_tests::run(mss_tests::tool("certutil").args([
+        "-L",
+        "-d",
+        &db.arg(),
+    ])));
     let trust_of = |nick: &str| {
         list.lines()
             .find(|l| l.starts_with(nick))
@@ -70,7 +98,11 @@ fn fixture_nss_database_holds_ca_bob_and_alice() {
     assert_eq!(trust_of("mss-test-ca"), "CT,C,C");
     assert_eq!(trust_of("bob"), "u,u,u");
     assert_eq!(trust_of("alice"), ",,");
-    let keys = text(&mss_tests::run(mss_tests::tool("certutil").args(["-K", "-d", &db.arg()])));
+    let keys = text(&mss_tests::run(mss_tests::tool("certutil").args([
+        "-K",
+        "-d",
+        &db.arg(),
+    ])));
     assert!(keys.contains("bob"), "{keys}");
     assert!(!keys.contains("alice"), "{keys}");
 }
@@ -82,11 +114,17 @@ fn openssl_signs_nss_verifies_and_rejects_tampering() {
     let content = mss_tests::sample_content("peer-sign");
     let msg = w.openssl_sign("alice", &content, true, &[]);
     let cms = mime::cms_of(&msg);
-    assert_eq!(db.decode(&cms, None).expect("NSS verifies OpenSSL"), content);
+    assert_eq!(
+        db.decode(&cms, None).expect("NSS verifies OpenSSL"),
+        content
+    );
 
     let mut tree = Node::parse(&cms);
     *signed_data::signature(&mut tree).last_mut().unwrap() ^= 1;
-    assert!(db.decode(&tree.to_der(), None).is_err(), "NSS must reject a bad signature");
+    assert!(
+        db.decode(&tree.to_der(), None).is_err(),
+        "NSS must reject a bad signature"
+    );
 }
 
 #[test]
@@ -94,11 +132,20 @@ fn openssl_detached_signature_verifies_in_nss() {
     let w = Workdir::new();
     let db = w.nss();
     let content = mss_tests::sample_content("peer-detached");
-    let msg = w.openssl_sign("alice", &content, false, &["-keyopt", "rsa_padding_mode:pss"]);
+    let msg = w.openssl_sign(
+        "alice",
+        &content,
+        false,
+        &["-keyopt", "rsa_padding_mode:pss"],
+    );
     let part = mime::signed_part(&msg);
-    assert_eq!(part, content, "the signed part is the content, byte for byte");
+    assert_eq!(
+        part, content,
+        "the signed part is the content, byte for byte"
+    );
     let cms = mime::cms_of(&msg);
-    db.decode(&cms, Some(&part)).expect("NSS verifies the detached signature");
+    db.decode(&cms, Some(&part))
+        .expect("NSS verifies the detached signature");
     assert!(db.has_good_signature(&cms, Some(&part)));
     let mut wrong = part.clone();
     wrong.extend_from_slice(b"x");
@@ -119,7 +166,12 @@ fn nss_signs_openssl_verifies() {
 
     let detached = db.sign("bob", &content, true);
     let msg = mime::multipart_signed(&content, &detached, "sha-256");
-    assert_eq!(lf(&w.openssl_verify(&msg).expect("OpenSSL verifies NSS (detached)")), lf(&content));
+    assert_eq!(
+        lf(&w
+            .openssl_verify(&msg)
+            .expect("OpenSSL verifies NSS (detached)")),
+        lf(&content)
+    );
     let tampered = mime::with_signed_part(&msg, &mss_tests::sample_content("other"));
     assert!(w.openssl_verify(&tampered).is_err());
 }
@@ -135,7 +187,9 @@ fn openssl_encrypts_nss_decrypts() {
             opts.push("-keyid");
         }
         let msg = w.openssl_encrypt(&content, &["bob"], &opts, &[]);
-        let got = db.decode(&mime::cms_of(&msg), None).unwrap_or_else(|e| panic!("{cipher}: {e}"));
+        let got = db
+            .decode(&mime::cms_of(&msg), None)
+            .unwrap_or_else(|e| panic!("{cipher}: {e}"));
         assert_eq!(got, content, "{cipher}");
     }
 }
@@ -147,8 +201,14 @@ fn nss_encrypts_openssl_decrypts() {
     let content = mss_tests::sample_content("nss-encrypt");
     let cms = db.encrypt("alice@example.test", &content);
     let msg = mime::pkcs7_mime(&cms, "enveloped-data");
-    assert_eq!(w.openssl_decrypt(&msg, "alice").expect("alice decrypts"), content);
-    assert!(w.openssl_decrypt(&msg, "carol").is_err(), "carol is not a recipient");
+    assert_eq!(
+        w.openssl_decrypt(&msg, "alice").expect("alice decrypts"),
+        content
+    );
+    assert!(
+        w.openssl_decrypt(&msg, "carol").is_err(),
+        "carol is not a recipient"
+    );
 }
 
 #[test]
@@ -157,11 +217,21 @@ fn mime_helpers_round_trip_through_openssl() {
     let content = mss_tests::sample_content("mime");
     let detached = w.openssl_sign("alice", &content, false, &[]);
     // Unwrap and rewrap: OpenSSL still verifies, and gives the same content.
-    let rebuilt = mime::multipart_signed(&mime::signed_part(&detached), &mime::cms_of(&detached), "sha-256");
-    assert_eq!(lf(&w.openssl_verify(&rebuilt).expect("rebuilt detached")), lf(&content));
+    let rebuilt = mime::multipart_signed(
+        &mime::signed_part(&detached),
+        &mime::cms_of(&detached),
+        "sha-256",
+    );
+    assert_eq!(
+        lf(&w.openssl_verify(&rebuilt).expect("rebuilt detached")),
+        lf(&content)
+    );
     let opaque = w.openssl_sign("alice", &content, true, &[]);
     let rewrapped = mime::pkcs7_mime(&mime::cms_of(&opaque), "signed-data");
-    assert_eq!(w.openssl_verify(&rewrapped).expect("rewrapped opaque"), content);
+    assert_eq!(
+        w.openssl_verify(&rewrapped).expect("rewrapped opaque"),
+        content
+    );
     // The DER helper re-encodes OpenSSL's DER identically.
     let der = mime::cms_of(&opaque);
     assert_eq!(Node::parse(&der).to_der(), der);
@@ -175,7 +245,10 @@ fn tampering_helpers_break_openssl_verification() {
     let opaque = w.openssl_sign("alice", &content, true, &[]);
     let der_in = mime::cms_of(&opaque);
     let rewrap = |t: &Node| mime::pkcs7_mime(&t.to_der(), "signed-data");
-    assert!(w.openssl_verify(&rewrap(&Node::parse(&der_in))).is_ok(), "untampered");
+    assert!(
+        w.openssl_verify(&rewrap(&Node::parse(&der_in))).is_ok(),
+        "untampered"
+    );
 
     let mut cases: Vec<(&str, Node)> = Vec::new();
     let mut t = Node::parse(&der_in);
@@ -194,13 +267,19 @@ fn tampering_helpers_break_openssl_verification() {
     let mut t = Node::parse(&der_in);
     let certs = signed_data::certificates(&mut t).expect("certificates");
     let alice = Node::parse(&w.pki.alice.cert_der);
-    let idx = certs.iter().position(|c| *c == alice).expect("alice's certificate is included");
+    let idx = certs
+        .iter()
+        .position(|c| *c == alice)
+        .expect("alice's certificate is included");
     certs[idx] = Node::parse(&w.pki.carol.cert_der);
     *signed_data::sid(&mut t) = der::issuer_and_serial(&w.pki.carol.cert_der);
     cases.push(("certificate swapped for carol's", t));
 
     for (what, tree) in cases {
         let r = w.openssl_verify(&rewrap(&tree));
-        assert!(r.is_err(), "OpenSSL accepted a message with a tampered {what}");
+        assert!(
+            r.is_err(),
+            "OpenSSL accepted a message with a tampered {what}"
+        );
     }
 }

@@ -58,7 +58,9 @@ pub struct SigningCertificateV2 {
 
 fn attr(oid: ObjectIdentifier, value: Any) -> Result<Attribute, CmsError> {
     let mut values = SetOfVec::new();
-    values.insert(value).map_err(|e| CmsError::Encoding(e.to_string()))?;
+    values
+        .insert(value)
+        .map_err(|e| CmsError::Encoding(e.to_string()))?;
     Ok(Attribute { oid, values })
 }
 
@@ -95,7 +97,10 @@ pub fn smime_capabilities() -> Result<Attribute, CmsError> {
         oid::ID_RSAES_OAEP,
     ]
     .into_iter()
-    .map(|capability_id| SmimeCapability { capability_id, parameters: None })
+    .map(|capability_id| SmimeCapability {
+        capability_id,
+        parameters: None,
+    })
     .collect();
     attr(oid::SMIME_CAPABILITIES, any_of(&caps)?)
 }
@@ -108,17 +113,27 @@ pub fn signing_certificate_v2(cert_der: &[u8]) -> Result<Attribute, CmsError> {
         cert_hash: OctetString::new(hash).map_err(|e| CmsError::Encoding(e.to_string()))?,
         issuer_serial: None,
     };
-    let v = SigningCertificateV2 { certs: vec![id], policies: None };
+    let v = SigningCertificateV2 {
+        certs: vec![id],
+        policies: None,
+    };
     attr(oid::ID_AA_SIGNING_CERTIFICATE_V2, any_of(&v)?)
 }
 
 /// The single value of attribute `oid` in `attrs`. Several attributes of that type, or
 /// several values, are malformed (RFC 5652 §11 requires exactly one).
-pub fn single_value<'a>(attrs: &'a [Attribute], oid: ObjectIdentifier) -> Result<Option<&'a Any>, CmsError> {
+pub fn single_value<'a>(
+    attrs: &'a [Attribute],
+    oid: ObjectIdentifier,
+) -> Result<Option<&'a Any>, CmsError> {
     let mut found = attrs.iter().filter(|a| a.oid == oid);
-    let Some(a) = found.next() else { return Ok(None) };
+    let Some(a) = found.next() else {
+        return Ok(None);
+    };
     if found.next().is_some() || a.values.len() != 1 {
-        return Err(CmsError::Malformed(format!("attribute {oid} must occur once with one value")));
+        return Err(CmsError::Malformed(format!(
+            "attribute {oid} must occur once with one value"
+        )));
     }
     Ok(a.values.iter().next())
 }

@@ -53,7 +53,9 @@ fn malformed(what: &str) -> CmsError {
 
 /// Read the header at the start of `input`.
 pub fn read_header(input: &[u8]) -> Result<Header, CmsError> {
-    let first = *input.first().ok_or_else(|| malformed("truncated identifier"))?;
+    let first = *input
+        .first()
+        .ok_or_else(|| malformed("truncated identifier"))?;
     let class = first >> 6;
     let constructed = first & 0x20 != 0;
     let mut pos = 1;
@@ -61,7 +63,9 @@ pub fn read_header(input: &[u8]) -> Result<Header, CmsError> {
     if number == 0x1f {
         number = 0;
         loop {
-            let b = *input.get(pos).ok_or_else(|| malformed("truncated tag number"))?;
+            let b = *input
+                .get(pos)
+                .ok_or_else(|| malformed("truncated tag number"))?;
             pos += 1;
             if number > (u32::MAX >> 7) {
                 return Err(malformed("tag number too large"));
@@ -72,7 +76,9 @@ pub fn read_header(input: &[u8]) -> Result<Header, CmsError> {
             }
         }
     }
-    let l0 = *input.get(pos).ok_or_else(|| malformed("truncated length"))?;
+    let l0 = *input
+        .get(pos)
+        .ok_or_else(|| malformed("truncated length"))?;
     pos += 1;
     let length = if l0 < 0x80 {
         Some(usize::from(l0))
@@ -88,9 +94,14 @@ pub fn read_header(input: &[u8]) -> Result<Header, CmsError> {
         }
         let mut len: usize = 0;
         for _ in 0..n {
-            let b = *input.get(pos).ok_or_else(|| malformed("truncated length"))?;
+            let b = *input
+                .get(pos)
+                .ok_or_else(|| malformed("truncated length"))?;
             pos += 1;
-            len = len.checked_mul(256).ok_or_else(|| malformed("length overflow"))? | usize::from(b);
+            len = len
+                .checked_mul(256)
+                .ok_or_else(|| malformed("length overflow"))?
+                | usize::from(b);
         }
         Some(len)
     };
@@ -99,7 +110,13 @@ pub fn read_header(input: &[u8]) -> Result<Header, CmsError> {
             return Err(malformed("length runs past the end of the input"));
         }
     }
-    Ok(Header { class, constructed, number, length, header_len: pos })
+    Ok(Header {
+        class,
+        constructed,
+        number,
+        length,
+        header_len: pos,
+    })
 }
 
 /// A decoded element: header, and its normalised (definite, DER-shaped) children or value.
@@ -154,7 +171,10 @@ pub fn encode_tlv(class: u8, constructed: bool, number: u32, value: &[u8]) -> Ve
 
 /// Universal string types whose constructed form is a concatenation of segments.
 fn is_universal_string_type(number: u32) -> bool {
-    matches!(number, 3 | 4 | 12 | 18 | 19 | 20 | 21 | 22 | 25 | 26 | 27 | 28 | 30)
+    matches!(
+        number,
+        3 | 4 | 12 | 18 | 19 | 20 | 21 | 22 | 25 | 26 | 27 | 28 | 30
+    )
 }
 
 struct Child {
@@ -172,13 +192,26 @@ fn parse_element(input: &[u8], depth: usize) -> Result<Element, CmsError> {
     let header = read_header(input)?;
     let body = &input[header.header_len..];
     if !header.constructed {
-        let len = header.length.ok_or_else(|| malformed("indefinite primitive"))?;
-        let value = body.get(..len).ok_or_else(|| malformed("truncated value"))?.to_vec();
-        return Ok(Element { header, value, consumed: header.header_len + len });
+        let len = header
+            .length
+            .ok_or_else(|| malformed("indefinite primitive"))?;
+        let value = body
+            .get(..len)
+            .ok_or_else(|| malformed("truncated value"))?
+            .to_vec();
+        return Ok(Element {
+            header,
+            value,
+            consumed: header.header_len + len,
+        });
     }
     // Constructed: parse children.
     let (region, definite) = match header.length {
-        Some(len) => (body.get(..len).ok_or_else(|| malformed("truncated value"))?, true),
+        Some(len) => (
+            body.get(..len)
+                .ok_or_else(|| malformed("truncated value"))?,
+            true,
+        ),
         None => (body, false),
     };
     let mut children: Vec<Child> = Vec::new();
@@ -205,7 +238,11 @@ fn parse_element(input: &[u8], depth: usize) -> Result<Element, CmsError> {
         encode_identifier(&mut tlv, h.class, h.constructed, h.number);
         encode_length(&mut tlv, child.value.len());
         tlv.extend_from_slice(&child.value);
-        children.push(Child { header: h, tlv, value: child.value });
+        children.push(Child {
+            header: h,
+            tlv,
+            value: child.value,
+        });
     }
     if !terminated {
         return Err(malformed("missing end-of-contents"));
@@ -223,7 +260,11 @@ fn parse_element(input: &[u8], depth: usize) -> Result<Element, CmsError> {
         }
         let mut h = header;
         h.constructed = false;
-        return Ok(Element { header: h, value, consumed });
+        return Ok(Element {
+            header: h,
+            value,
+            consumed,
+        });
     }
 
     // SEQUENCE: recognise EncryptedContentInfo's [0] IMPLICIT OCTET STRING.
@@ -253,7 +294,11 @@ fn parse_element(input: &[u8], depth: usize) -> Result<Element, CmsError> {
         }
         value.extend_from_slice(&c.tlv);
     }
-    Ok(Element { header, value, consumed })
+    Ok(Element {
+        header,
+        value,
+        consumed,
+    })
 }
 
 /// Split normalised (definite) content into its child TLVs: `(header, value)`.
@@ -263,7 +308,9 @@ pub fn split_children(content: &[u8]) -> Result<Vec<(Header, &[u8])>, CmsError> 
     while pos < content.len() {
         let rest = &content[pos..];
         let h = read_header(rest)?;
-        let len = h.length.ok_or_else(|| malformed("indefinite length in normalised data"))?;
+        let len = h
+            .length
+            .ok_or_else(|| malformed("indefinite length in normalised data"))?;
         let v = &rest[h.header_len..h.header_len + len];
         out.push((h, v));
         pos += h.header_len + len;
@@ -278,7 +325,9 @@ pub fn split_tlvs(content: &[u8]) -> Result<Vec<(Header, &[u8])>, CmsError> {
     while pos < content.len() {
         let rest = &content[pos..];
         let h = read_header(rest)?;
-        let len = h.length.ok_or_else(|| malformed("indefinite length in normalised data"))?;
+        let len = h
+            .length
+            .ok_or_else(|| malformed("indefinite length in normalised data"))?;
         out.push((h, &rest[..h.header_len + len]));
         pos += h.header_len + len;
     }
@@ -292,7 +341,12 @@ pub fn normalize(input: &[u8]) -> Result<Vec<u8>, CmsError> {
     if input[e.consumed..].iter().any(|b| *b != 0) {
         return Err(malformed("trailing data after the element"));
     }
-    Ok(encode_tlv(e.header.class, e.header.constructed, e.header.number, &e.value))
+    Ok(encode_tlv(
+        e.header.class,
+        e.header.constructed,
+        e.header.number,
+        &e.value,
+    ))
 }
 
 #[cfg(test)]
@@ -302,7 +356,10 @@ mod tests {
     #[test]
     fn indefinite_sequence_and_segmented_octets() {
         // SEQUENCE (indef) { OCTET STRING (constructed, indef) { "ab", "c" } }
-        let ber = [0x30, 0x80, 0x24, 0x80, 0x04, 0x02, b'a', b'b', 0x04, 0x01, b'c', 0x00, 0x00, 0x00, 0x00];
+        let ber = [
+            0x30, 0x80, 0x24, 0x80, 0x04, 0x02, b'a', b'b', 0x04, 0x01, b'c', 0x00, 0x00, 0x00,
+            0x00,
+        ];
         let der = normalize(&ber).unwrap();
         assert_eq!(der, vec![0x30, 0x05, 0x04, 0x03, b'a', b'b', b'c']);
     }
@@ -310,17 +367,31 @@ mod tests {
     #[test]
     fn encrypted_content_implicit_octets_merged() {
         // SEQUENCE { OID 1.2, SEQUENCE {}, [0] constructed { 04 01 'x', 04 01 'y' } }
-        let ber = [0x30, 0x80, 0x06, 0x01, 0x2a, 0x30, 0x00, 0xa0, 0x80, 0x04, 0x01, b'x', 0x04, 0x01, b'y', 0x00, 0x00, 0x00, 0x00];
+        let ber = [
+            0x30, 0x80, 0x06, 0x01, 0x2a, 0x30, 0x00, 0xa0, 0x80, 0x04, 0x01, b'x', 0x04, 0x01,
+            b'y', 0x00, 0x00, 0x00, 0x00,
+        ];
         let der = normalize(&ber).unwrap();
-        assert_eq!(der, vec![0x30, 0x09, 0x06, 0x01, 0x2a, 0x30, 0x00, 0x80, 0x02, b'x', b'y']);
+        assert_eq!(
+            der,
+            vec![
+                0x30, 0x09, 0x06, 0x01, 0x2a, 0x30, 0x00, 0x80, 0x02, b'x', b'y'
+            ]
+        );
     }
 
     #[test]
     fn explicit_context_tag_kept() {
         // SEQUENCE { OID, [0] { OCTET STRING (constructed) { 'x' } } } — eContent: keep [0].
-        let ber = [0x30, 0x80, 0x06, 0x01, 0x2a, 0xa0, 0x80, 0x24, 0x80, 0x04, 0x01, b'x', 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+        let ber = [
+            0x30, 0x80, 0x06, 0x01, 0x2a, 0xa0, 0x80, 0x24, 0x80, 0x04, 0x01, b'x', 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00,
+        ];
         let der = normalize(&ber).unwrap();
-        assert_eq!(der, vec![0x30, 0x08, 0x06, 0x01, 0x2a, 0xa0, 0x03, 0x04, 0x01, b'x']);
+        assert_eq!(
+            der,
+            vec![0x30, 0x08, 0x06, 0x01, 0x2a, 0xa0, 0x03, 0x04, 0x01, b'x']
+        );
     }
 
     #[test]
@@ -334,7 +405,9 @@ mod tests {
         deep.extend(vec![0u8; 400]);
         assert!(normalize(&deep).is_err());
         // truncated at every byte
-        let ber = [0x30, 0x80, 0x24, 0x80, 0x04, 0x02, b'a', b'b', 0x00, 0x00, 0x00, 0x00];
+        let ber = [
+            0x30, 0x80, 0x24, 0x80, 0x04, 0x02, b'a', b'b', 0x00, 0x00, 0x00, 0x00,
+        ];
         for i in 0..ber.len() {
             assert!(normalize(&ber[..i]).is_err(), "prefix {i}");
         }

@@ -69,21 +69,32 @@ impl ContentInfo {
         let body = &norm[h.header_len..h.header_len + len];
         let children = ber::split_tlvs(body)?;
         let [(oh, oid_tlv), (ch, explicit)] = children.as_slice() else {
-            return Err(CmsError::Malformed("ContentInfo must have two fields".into()));
+            return Err(CmsError::Malformed(
+                "ContentInfo must have two fields".into(),
+            ));
         };
         if oh.class != 0 || oh.number != 6 {
-            return Err(CmsError::Malformed("ContentInfo.contentType is not an OID".into()));
+            return Err(CmsError::Malformed(
+                "ContentInfo.contentType is not an OID".into(),
+            ));
         }
         let content_type = Oid::from_der(oid_tlv)?;
         if ch.class != 2 || ch.number != 0 || !ch.constructed {
-            return Err(CmsError::Malformed("ContentInfo.content is not [0] EXPLICIT".into()));
+            return Err(CmsError::Malformed(
+                "ContentInfo.content is not [0] EXPLICIT".into(),
+            ));
         }
         let inner = &explicit[ch.header_len..];
         let parts = ber::split_tlvs(inner)?;
         let [(_, content)] = parts.as_slice() else {
-            return Err(CmsError::Malformed("ContentInfo.content must hold one element".into()));
+            return Err(CmsError::Malformed(
+                "ContentInfo.content must hold one element".into(),
+            ));
         };
-        Ok(ContentInfo { content_type, content: content.to_vec() })
+        Ok(ContentInfo {
+            content_type,
+            content: content.to_vec(),
+        })
     }
 
     /// The content type, classified.
@@ -94,7 +105,9 @@ impl ContentInfo {
     /// Encode `ContentInfo { content_type, [0] content }` as DER.
     pub fn encode(content_type: ObjectIdentifier, content_tlv: &[u8]) -> Result<Vec<u8>, CmsError> {
         use der::Encode;
-        let oid = content_type.to_der().map_err(|e| CmsError::Encoding(e.to_string()))?;
+        let oid = content_type
+            .to_der()
+            .map_err(|e| CmsError::Encoding(e.to_string()))?;
         let explicit = ber::encode_tlv(2, true, 0, content_tlv);
         let mut body = oid;
         body.extend_from_slice(&explicit);

@@ -10,7 +10,10 @@
 use cms::authenveloped_data::AuthEnvelopedData;
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::CmsVersion;
-use cms::enveloped_data::{EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo, RecipientInfos};
+use cms::enveloped_data::{
+    EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo,
+    RecipientInfos,
+};
 use const_oid::ObjectIdentifier;
 use der::asn1::OctetString;
 use der::{Decode, Encode};
@@ -47,21 +50,37 @@ fn enc<T: Encode>(v: &T) -> Result<Vec<u8>, CmsError> {
 
 /// Encrypt `content` (an id-data payload: a MIME entity) to `recipients` and return the
 /// DER `ContentInfo` (EnvelopedData for CBC ciphers, AuthEnvelopedData for GCM).
-pub fn encrypt(content: &[u8], recipients: &[RecipientSpec<'_>], cipher: ContentCipher, policy: &dyn Policy) -> Result<Vec<u8>, CmsError> {
+pub fn encrypt(
+    content: &[u8],
+    recipients: &[RecipientSpec<'_>],
+    cipher: ContentCipher,
+    policy: &dyn Policy,
+) -> Result<Vec<u8>, CmsError> {
     if recipients.is_empty() {
         return Err(CmsError::Unsupported("no recipient given".into()));
     }
-    check_verdict(policy.content_cipher(cipher, Usage::Produce)).map_err(|e| name_policy(e, policy))?;
+    check_verdict(policy.content_cipher(cipher, Usage::Produce))
+        .map_err(|e| name_policy(e, policy))?;
     let params = CipherParams::generate(cipher)?;
     let key = cipher.generate_key()?;
     let mut infos = Vec::with_capacity(recipients.len());
     for r in recipients {
         let spki = r.certificate.tbs_certificate().subject_public_key_info();
         let bits = public_key_bits(spki)?;
-        check_verdict(policy.key_transport(&r.key_transport, bits, Usage::Produce)).map_err(|e| name_policy(e, policy))?;
+        check_verdict(policy.key_transport(&r.key_transport, bits, Usage::Produce))
+            .map_err(|e| name_policy(e, policy))?;
         let (version, rid) = if r.identify_by_ski {
-            let ski = subject_key_identifier(r.certificate).ok_or_else(|| CmsError::Unsupported("the recipient's certificate has no subjectKeyIdentifier".into()))?;
-            (CmsVersion::V2, RecipientIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(OctetString::new(ski)?)))
+            let ski = subject_key_identifier(r.certificate).ok_or_else(|| {
+                CmsError::Unsupported(
+                    "the recipient's certificate has no subjectKeyIdentifier".into(),
+                )
+            })?;
+            (
+                CmsVersion::V2,
+                RecipientIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(OctetString::new(
+                    ski,
+                )?)),
+            )
         } else {
             (
                 CmsVersion::V0,
@@ -72,10 +91,18 @@ pub fn encrypt(content: &[u8], recipients: &[RecipientSpec<'_>], cipher: Content
             )
         };
         let enc_key = encrypt_key(spki, &r.key_transport, &key)?;
-        infos.push(RecipientInfo::Ktri(KeyTransRecipientInfo { version, rid, key_enc_alg: r.key_transport.to_algorithm_identifier()?, enc_key: OctetString::new(enc_key)? }));
+        infos.push(RecipientInfo::Ktri(KeyTransRecipientInfo {
+            version,
+            rid,
+            key_enc_alg: r.key_transport.to_algorithm_identifier()?,
+            enc_key: OctetString::new(enc_key)?,
+        }));
     }
-    let all_v0 = infos.iter().all(|i| matches!(i, RecipientInfo::Ktri(k) if k.version == CmsVersion::V0));
-    let recip_infos = RecipientInfos::try_from(infos).map_err(|e| CmsError::Encoding(e.to_string()))?;
+    let all_v0 = infos
+        .iter()
+        .all(|i| matches!(i, RecipientInfo::Ktri(k) if k.version == CmsVersion::V0));
+    let recip_infos =
+        RecipientInfos::try_from(infos).map_err(|e| CmsError::Encoding(e.to_string()))?;
     let alg = params.to_algorithm_identifier()?;
     if cipher.is_aead() {
         let (ct, tag) = params.encrypt_aead(&key, &[], content)?;
@@ -83,7 +110,11 @@ pub fn encrypt(content: &[u8], recipients: &[RecipientSpec<'_>], cipher: Content
             version: CmsVersion::V0,
             originator_info: None,
             recip_infos,
-            auth_encrypted_content_info: EncryptedContentInfo { content_type: oid::ID_DATA, content_enc_alg: alg, encrypted_content: Some(OctetString::new(ct)?) },
+            auth_encrypted_content_info: EncryptedContentInfo {
+                content_type: oid::ID_DATA,
+                content_enc_alg: alg,
+                encrypted_content: Some(OctetString::new(ct)?),
+            },
             auth_attrs: None,
             mac: OctetString::new(tag)?,
             unauth_attrs: None,
@@ -92,10 +123,18 @@ pub fn encrypt(content: &[u8], recipients: &[RecipientSpec<'_>], cipher: Content
     } else {
         let ct = params.encrypt_cbc(&key, content)?;
         let ed = EnvelopedData {
-            version: if all_v0 { CmsVersion::V0 } else { CmsVersion::V2 },
+            version: if all_v0 {
+                CmsVersion::V0
+            } else {
+                CmsVersion::V2
+            },
             originator_info: None,
             recip_infos,
-            encrypted_content: EncryptedContentInfo { content_type: oid::ID_DATA, content_enc_alg: alg, encrypted_content: Some(OctetString::new(ct)?) },
+            encrypted_content: EncryptedContentInfo {
+                content_type: oid::ID_DATA,
+                content_enc_alg: alg,
+                encrypted_content: Some(OctetString::new(ct)?),
+            },
             unprotected_attrs: None,
         };
         ContentInfo::encode(oid::ID_ENVELOPED_DATA, &enc(&ed)?)
@@ -123,8 +162,13 @@ pub struct Decrypted {
 
 fn matches_rid(cert: &Certificate, rid: &RecipientIdentifier) -> bool {
     match rid {
-        RecipientIdentifier::IssuerAndSerialNumber(ias) => cert.tbs_certificate().issuer() == &ias.issuer && cert.tbs_certificate().serial_number() == &ias.serial_number,
-        RecipientIdentifier::SubjectKeyIdentifier(ski) => subject_key_identifier(cert).as_deref() == Some(ski.0.as_bytes()),
+        RecipientIdentifier::IssuerAndSerialNumber(ias) => {
+            cert.tbs_certificate().issuer() == &ias.issuer
+                && cert.tbs_certificate().serial_number() == &ias.serial_number
+        }
+        RecipientIdentifier::SubjectKeyIdentifier(ski) => {
+            subject_key_identifier(cert).as_deref() == Some(ski.0.as_bytes())
+        }
     }
 }
 
@@ -137,16 +181,29 @@ fn note(v: Verdict, warnings: &mut Vec<String>) -> Result<(), CmsError> {
             }
             Ok(())
         }
-        Verdict::Refused(what) => Err(CmsError::Alg(AlgError::PolicyViolation { policy: String::new(), what })),
+        Verdict::Refused(what) => Err(CmsError::Alg(AlgError::PolicyViolation {
+            policy: String::new(),
+            what,
+        })),
     }
 }
 
 /// Decrypt an EnvelopedData or AuthEnvelopedData `ContentInfo` with one of `keys`.
-pub fn decrypt(ci: &ContentInfo, keys: &[&dyn DecryptionKey], policy: &dyn Policy) -> Result<Decrypted, CmsError> {
+pub fn decrypt(
+    ci: &ContentInfo,
+    keys: &[&dyn DecryptionKey],
+    policy: &dyn Policy,
+) -> Result<Decrypted, CmsError> {
     let (recip_infos, eci, mac, aad, authenticated) = match ci.kind() {
         ContentType::EnvelopedData => {
             let ed = EnvelopedData::from_der(&ci.content)?;
-            (ed.recip_infos, ed.encrypted_content, None, Vec::new(), false)
+            (
+                ed.recip_infos,
+                ed.encrypted_content,
+                None,
+                Vec::new(),
+                false,
+            )
         }
         ContentType::AuthEnvelopedData => {
             let aed = AuthEnvelopedData::from_der(&ci.content)?;
@@ -154,26 +211,64 @@ pub fn decrypt(ci: &ContentInfo, keys: &[&dyn DecryptionKey], policy: &dyn Polic
                 Some(a) => enc(a)?,
                 None => Vec::new(),
             };
-            (aed.recip_infos, aed.auth_encrypted_content_info, Some(aed.mac), aad, true)
+            (
+                aed.recip_infos,
+                aed.auth_encrypted_content_info,
+                Some(aed.mac),
+                aad,
+                true,
+            )
         }
-        _ => return Err(CmsError::Unsupported(format!("not an enveloped content type: {}", ci.content_type))),
+        _ => {
+            return Err(CmsError::Unsupported(format!(
+                "not an enveloped content type: {}",
+                ci.content_type
+            )));
+        }
     };
     let mut warnings = Vec::new();
     let params = CipherParams::from_algorithm_identifier(&eci.content_enc_alg)?;
     if params.cipher.is_aead() != authenticated {
-        return Err(CmsError::Malformed("content cipher does not fit the content type".into()));
+        return Err(CmsError::Malformed(
+            "content cipher does not fit the content type".into(),
+        ));
     }
-    note(policy.content_cipher(params.cipher, Usage::Accept), &mut warnings).map_err(|e| name_policy(e, policy))?;
-    let ciphertext = eci.encrypted_content.as_ref().ok_or_else(|| CmsError::Unsupported("detached encrypted content".into()))?;
+    note(
+        policy.content_cipher(params.cipher, Usage::Accept),
+        &mut warnings,
+    )
+    .map_err(|e| name_policy(e, policy))?;
+    let ciphertext = eci
+        .encrypted_content
+        .as_ref()
+        .ok_or_else(|| CmsError::Unsupported("detached encrypted content".into()))?;
     let recipient_count = recip_infos.0.len();
     for ri in recip_infos.0.iter() {
-        let RecipientInfo::Ktri(ktri) = ri else { continue };
-        let Some(key) = keys.iter().find(|k| matches_rid(k.certificate(), &ktri.rid)) else { continue };
+        let RecipientInfo::Ktri(ktri) = ri else {
+            continue;
+        };
+        let Some(key) = keys
+            .iter()
+            .find(|k| matches_rid(k.certificate(), &ktri.rid))
+        else {
+            continue;
+        };
         let kt = KeyTransport::from_algorithm_identifier(&ktri.key_enc_alg)?;
-        let bits = public_key_bits(key.certificate().tbs_certificate().subject_public_key_info())?;
-        note(policy.key_transport(&kt, bits, Usage::Accept), &mut warnings).map_err(|e| name_policy(e, policy))?;
+        let bits = public_key_bits(
+            key.certificate()
+                .tbs_certificate()
+                .subject_public_key_info(),
+        )?;
+        note(
+            policy.key_transport(&kt, bits, Usage::Accept),
+            &mut warnings,
+        )
+        .map_err(|e| name_policy(e, policy))?;
         let expected = params.cipher.key_len();
-        let cek = match (kt, key.decrypt_key(&kt, ktri.enc_key.as_bytes(), Some(expected))) {
+        let cek = match (
+            kt,
+            key.decrypt_key(&kt, ktri.enc_key.as_bytes(), Some(expected)),
+        ) {
             (_, Ok(k)) if k.len() == expected => k,
             (KeyTransport::RsaPkcs1v15, _) => params.cipher.generate_key()?,
             (_, Ok(_)) => return Err(AlgError::DecryptionFailed.into()),
@@ -184,7 +279,17 @@ pub fn decrypt(ci: &ContentInfo, keys: &[&dyn DecryptionKey], policy: &dyn Polic
             Some(tag) => params.decrypt_aead(&cek, &aad, ciphertext.as_bytes(), tag.as_bytes())?,
             None => params.decrypt_cbc(&cek, ciphertext.as_bytes())?,
         };
-        return Ok(Decrypted { content, content_type: eci.content_type, cipher: params.cipher, key_transport: kt, authenticated, warnings, recipient_count });
+        return Ok(Decrypted {
+            content,
+            content_type: eci.content_type,
+            cipher: params.cipher,
+            key_transport: kt,
+            authenticated,
+            warnings,
+            recipient_count,
+        });
     }
-    Err(CmsError::NotARecipient { recipients: recipient_count })
+    Err(CmsError::NotARecipient {
+        recipients: recipient_count,
+    })
 }

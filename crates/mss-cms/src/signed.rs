@@ -55,7 +55,10 @@ pub struct SignParams {
 
 impl Default for SignParams {
     fn default() -> Self {
-        SignParams { detached: true, signing_time: None }
+        SignParams {
+            detached: true,
+            signing_time: None,
+        }
     }
 }
 
@@ -67,13 +70,19 @@ pub(crate) fn check_verdict(v: Verdict) -> Result<Option<String>, CmsError> {
     match v {
         Verdict::Allowed => Ok(None),
         Verdict::Weak(w) => Ok(Some(w)),
-        Verdict::Refused(why) => Err(CmsError::Alg(AlgError::PolicyViolation { policy: String::new(), what: why })),
+        Verdict::Refused(why) => Err(CmsError::Alg(AlgError::PolicyViolation {
+            policy: String::new(),
+            what: why,
+        })),
     }
 }
 
 /// The certificate's subjectKeyIdentifier, if it has one.
 pub fn subject_key_identifier(cert: &Certificate) -> Option<Vec<u8>> {
-    match cert.tbs_certificate().get_extension::<SubjectKeyIdentifier>() {
+    match cert
+        .tbs_certificate()
+        .get_extension::<SubjectKeyIdentifier>()
+    {
         Ok(Some((_, ski))) => Some(ski.0.as_bytes().to_vec()),
         _ => None,
     }
@@ -81,12 +90,20 @@ pub fn subject_key_identifier(cert: &Certificate) -> Option<Vec<u8>> {
 
 /// The digest algorithm identifier as written (parameters absent, RFC 5754).
 fn digest_alg_id(d: DigestAlgorithm) -> AlgorithmIdentifierOwned {
-    AlgorithmIdentifierOwned { oid: d.oid(), parameters: None }
+    AlgorithmIdentifierOwned {
+        oid: d.oid(),
+        parameters: None,
+    }
 }
 
 /// Sign `content` (an id-data payload: the canonical MIME entity) and return the DER
 /// `ContentInfo` holding the SignedData.
-pub fn sign(content: &[u8], signers: &[SignerSpec<'_>], params: &SignParams, policy: &dyn Policy) -> Result<Vec<u8>, CmsError> {
+pub fn sign(
+    content: &[u8],
+    signers: &[SignerSpec<'_>],
+    params: &SignParams,
+    policy: &dyn Policy,
+) -> Result<Vec<u8>, CmsError> {
     if signers.is_empty() {
         return Err(CmsError::Unsupported("no signer given".into()));
     }
@@ -99,10 +116,15 @@ pub fn sign(content: &[u8], signers: &[SignerSpec<'_>], params: &SignParams, pol
         let alg = s.algorithm;
         let cert = s.key.certificate();
         let bits = public_key_bits(cert.tbs_certificate().subject_public_key_info().into())?;
-        check_verdict(policy.digest(alg.digest, Usage::Produce)).map_err(|e| name_policy(e, policy))?;
-        check_verdict(policy.signature(&alg, bits, Usage::Produce)).map_err(|e| name_policy(e, policy))?;
+        check_verdict(policy.digest(alg.digest, Usage::Produce))
+            .map_err(|e| name_policy(e, policy))?;
+        check_verdict(policy.signature(&alg, bits, Usage::Produce))
+            .map_err(|e| name_policy(e, policy))?;
         if !s.key.supports(&alg) {
-            return Err(CmsError::Unsupported(format!("the signing key cannot produce {}", alg.name())));
+            return Err(CmsError::Unsupported(format!(
+                "the signing key cannot produce {}",
+                alg.name()
+            )));
         }
         let cert_der = enc(cert)?;
         let content_digest = alg.digest.digest(content);
@@ -113,11 +135,14 @@ pub fn sign(content: &[u8], signers: &[SignerSpec<'_>], params: &SignParams, pol
             attributes::smime_capabilities()?,
             attributes::signing_certificate_v2(&cert_der)?,
         ];
-        let signed_attrs: SetOfVec<Attribute> = SetOfVec::try_from(std::mem::take(&mut attrs)).map_err(|e| CmsError::Encoding(e.to_string()))?;
+        let signed_attrs: SetOfVec<Attribute> = SetOfVec::try_from(std::mem::take(&mut attrs))
+            .map_err(|e| CmsError::Encoding(e.to_string()))?;
         let to_sign = enc(&signed_attrs)?;
         let signature = s.key.sign_digest(&alg, &alg.digest.digest(&to_sign))?;
         let sid = if s.identify_by_ski {
-            let ski = subject_key_identifier(cert).ok_or_else(|| CmsError::Unsupported("the signer's certificate has no subjectKeyIdentifier".into()))?;
+            let ski = subject_key_identifier(cert).ok_or_else(|| {
+                CmsError::Unsupported("the signer's certificate has no subjectKeyIdentifier".into())
+            })?;
             any_ski = true;
             SignerIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(OctetString::new(ski)?))
         } else {
@@ -127,7 +152,11 @@ pub fn sign(content: &[u8], signers: &[SignerSpec<'_>], params: &SignParams, pol
             })
         };
         infos.push(SignerInfo {
-            version: if s.identify_by_ski { cms::content_info::CmsVersion::V3 } else { cms::content_info::CmsVersion::V1 },
+            version: if s.identify_by_ski {
+                cms::content_info::CmsVersion::V3
+            } else {
+                cms::content_info::CmsVersion::V1
+            },
             sid,
             digest_alg: digest_alg_id(alg.digest),
             signed_attrs: Some(signed_attrs),
@@ -145,22 +174,46 @@ pub fn sign(content: &[u8], signers: &[SignerSpec<'_>], params: &SignParams, pol
             }
         }
     }
-    let econtent = if params.detached { None } else { Some(Any::from_der(&enc(&OctetString::new(content.to_vec())?)?)?) };
-    let cert_choices: Vec<cms::cert::CertificateChoices> = certs.into_iter().map(cms::cert::CertificateChoices::Certificate).collect();
+    let econtent = if params.detached {
+        None
+    } else {
+        Some(Any::from_der(&enc(&OctetString::new(content.to_vec())?)?)?)
+    };
+    let cert_choices: Vec<cms::cert::CertificateChoices> = certs
+        .into_iter()
+        .map(cms::cert::CertificateChoices::Certificate)
+        .collect();
     let sd = SignedData {
-        version: if any_ski { cms::content_info::CmsVersion::V3 } else { cms::content_info::CmsVersion::V1 },
-        digest_algorithms: SetOfVec::try_from(digest_algs).map_err(|e| CmsError::Encoding(e.to_string()))?,
-        encap_content_info: EncapsulatedContentInfo { econtent_type: oid::ID_DATA, econtent },
-        certificates: Some(cms::signed_data::CertificateSet::try_from(cert_choices).map_err(|e| CmsError::Encoding(e.to_string()))?),
+        version: if any_ski {
+            cms::content_info::CmsVersion::V3
+        } else {
+            cms::content_info::CmsVersion::V1
+        },
+        digest_algorithms: SetOfVec::try_from(digest_algs)
+            .map_err(|e| CmsError::Encoding(e.to_string()))?,
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: oid::ID_DATA,
+            econtent,
+        },
+        certificates: Some(
+            cms::signed_data::CertificateSet::try_from(cert_choices)
+                .map_err(|e| CmsError::Encoding(e.to_string()))?,
+        ),
         crls: None,
-        signer_infos: cms::signed_data::SignerInfos::try_from(infos).map_err(|e| CmsError::Encoding(e.to_string()))?,
+        signer_infos: cms::signed_data::SignerInfos::try_from(infos)
+            .map_err(|e| CmsError::Encoding(e.to_string()))?,
     };
     ContentInfo::encode(oid::ID_SIGNED_DATA, &enc(&sd)?)
 }
 
 pub(crate) fn name_policy(e: CmsError, policy: &dyn Policy) -> CmsError {
     match e {
-        CmsError::Alg(AlgError::PolicyViolation { what, .. }) => CmsError::Alg(AlgError::PolicyViolation { policy: policy.name().to_string(), what }),
+        CmsError::Alg(AlgError::PolicyViolation { what, .. }) => {
+            CmsError::Alg(AlgError::PolicyViolation {
+                policy: policy.name().to_string(),
+                what,
+            })
+        }
         other => other,
     }
 }
@@ -201,21 +254,33 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
     }
     let fields = ber::split_tlvs(&signed_data_tlv[h.header_len..])?;
     let mut it = fields.into_iter().peekable();
-    let (vh, _) = it.next().ok_or_else(|| CmsError::Malformed("SignedData: missing version".into()))?;
+    let (vh, _) = it
+        .next()
+        .ok_or_else(|| CmsError::Malformed("SignedData: missing version".into()))?;
     if !is_universal(&vh, 2) {
-        return Err(CmsError::Malformed("SignedData: version is not an INTEGER".into()));
+        return Err(CmsError::Malformed(
+            "SignedData: version is not an INTEGER".into(),
+        ));
     }
-    let (dh, _) = it.next().ok_or_else(|| CmsError::Malformed("SignedData: missing digestAlgorithms".into()))?;
+    let (dh, _) = it
+        .next()
+        .ok_or_else(|| CmsError::Malformed("SignedData: missing digestAlgorithms".into()))?;
     if !is_universal(&dh, 17) {
-        return Err(CmsError::Malformed("SignedData: digestAlgorithms is not a SET".into()));
+        return Err(CmsError::Malformed(
+            "SignedData: digestAlgorithms is not a SET".into(),
+        ));
     }
-    let (_, eci) = it.next().ok_or_else(|| CmsError::Malformed("SignedData: missing encapContentInfo".into()))?;
+    let (_, eci) = it
+        .next()
+        .ok_or_else(|| CmsError::Malformed("SignedData: missing encapContentInfo".into()))?;
     let eci = EncapsulatedContentInfo::from_der(eci)?;
     let content = match &eci.econtent {
         None => None,
         Some(any) => {
             if any.tag() != der::Tag::OctetString {
-                return Err(CmsError::Malformed("eContent is not an OCTET STRING".into()));
+                return Err(CmsError::Malformed(
+                    "eContent is not an OCTET STRING".into(),
+                ));
             }
             Some(any.value().to_vec())
         }
@@ -240,7 +305,8 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
             _ => return Err(CmsError::Malformed("SignedData: unexpected field".into())),
         }
     }
-    let signer_set = signer_set.ok_or_else(|| CmsError::Malformed("SignedData: missing signerInfos".into()))?;
+    let signer_set =
+        signer_set.ok_or_else(|| CmsError::Malformed("SignedData: missing signerInfos".into()))?;
     let mut signers = Vec::new();
     for (sh, stlv) in ber::split_tlvs(signer_set)? {
         if !is_universal(&sh, 16) {
@@ -254,9 +320,18 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
                 signed_attrs_der = Some(v);
             }
         }
-        signers.push(ParsedSigner { info: SignerInfo::from_der(stlv).map_err(|e| e.to_string()), signed_attrs_der });
+        signers.push(ParsedSigner {
+            info: SignerInfo::from_der(stlv).map_err(|e| e.to_string()),
+            signed_attrs_der,
+        });
     }
-    Ok(ParsedSignedData { content_type: eci.econtent_type, content, certificates, undecodable_certificates, signers })
+    Ok(ParsedSignedData {
+        content_type: eci.econtent_type,
+        content,
+        certificates,
+        undecodable_certificates,
+        signers,
+    })
 }
 
 /// Why a signer did not verify.
@@ -316,8 +391,12 @@ pub struct SignerResult {
 
 fn describe_sid(sid: &SignerIdentifier) -> String {
     match sid {
-        SignerIdentifier::IssuerAndSerialNumber(ias) => format!("issuer {} serial {}", ias.issuer, ias.serial_number),
-        SignerIdentifier::SubjectKeyIdentifier(ski) => format!("subjectKeyIdentifier {}", hex_string(ski.0.as_bytes())),
+        SignerIdentifier::IssuerAndSerialNumber(ias) => {
+            format!("issuer {} serial {}", ias.issuer, ias.serial_number)
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => {
+            format!("subjectKeyIdentifier {}", hex_string(ski.0.as_bytes()))
+        }
     }
 }
 
@@ -328,19 +407,46 @@ fn hex_string(b: &[u8]) -> String {
 /// Does `cert` match the signer/recipient identifier?
 pub fn matches_sid(cert: &Certificate, sid: &SignerIdentifier) -> bool {
     match sid {
-        SignerIdentifier::IssuerAndSerialNumber(ias) => cert.tbs_certificate().issuer() == &ias.issuer && cert.tbs_certificate().serial_number() == &ias.serial_number,
-        SignerIdentifier::SubjectKeyIdentifier(ski) => subject_key_identifier(cert).as_deref() == Some(ski.0.as_bytes()),
+        SignerIdentifier::IssuerAndSerialNumber(ias) => {
+            cert.tbs_certificate().issuer() == &ias.issuer
+                && cert.tbs_certificate().serial_number() == &ias.serial_number
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => {
+            subject_key_identifier(cert).as_deref() == Some(ski.0.as_bytes())
+        }
     }
 }
 
 /// Verify every signer of `sd`. `detached` is the content for a detached signature;
 /// `extra_certs` are certificates the caller knows (local store) besides the message's.
-pub fn verify(sd: &ParsedSignedData, detached: Option<&[u8]>, extra_certs: &[Certificate], policy: &dyn Policy) -> Vec<SignerResult> {
-    sd.signers.iter().map(|s| verify_one(sd, s, detached, extra_certs, policy)).collect()
+pub fn verify(
+    sd: &ParsedSignedData,
+    detached: Option<&[u8]>,
+    extra_certs: &[Certificate],
+    policy: &dyn Policy,
+) -> Vec<SignerResult> {
+    sd.signers
+        .iter()
+        .map(|s| verify_one(sd, s, detached, extra_certs, policy))
+        .collect()
 }
 
-fn verify_one(sd: &ParsedSignedData, s: &ParsedSigner, detached: Option<&[u8]>, extra_certs: &[Certificate], policy: &dyn Policy) -> SignerResult {
-    let mut r = SignerResult { certificate: None, signer_id: String::new(), digest: None, algorithm: None, signing_time: None, outcome: Ok(()), warnings: Vec::new() };
+fn verify_one(
+    sd: &ParsedSignedData,
+    s: &ParsedSigner,
+    detached: Option<&[u8]>,
+    extra_certs: &[Certificate],
+    policy: &dyn Policy,
+) -> SignerResult {
+    let mut r = SignerResult {
+        certificate: None,
+        signer_id: String::new(),
+        digest: None,
+        algorithm: None,
+        signing_time: None,
+        outcome: Ok(()),
+        warnings: Vec::new(),
+    };
     let info = match &s.info {
         Ok(i) => i,
         Err(e) => {
@@ -354,16 +460,36 @@ fn verify_one(sd: &ParsedSignedData, s: &ParsedSigner, detached: Option<&[u8]>, 
 }
 
 #[allow(clippy::too_many_arguments)]
-fn verify_inner(sd: &ParsedSignedData, s: &ParsedSigner, info: &SignerInfo, detached: Option<&[u8]>, extra_certs: &[Certificate], policy: &dyn Policy, r: &mut SignerResult) -> Result<(), SignatureError> {
-    let cert = sd.certificates.iter().chain(extra_certs.iter()).find(|c| matches_sid(c, &info.sid)).cloned().ok_or(SignatureError::CertificateNotFound)?;
+fn verify_inner(
+    sd: &ParsedSignedData,
+    s: &ParsedSigner,
+    info: &SignerInfo,
+    detached: Option<&[u8]>,
+    extra_certs: &[Certificate],
+    policy: &dyn Policy,
+    r: &mut SignerResult,
+) -> Result<(), SignatureError> {
+    let cert = sd
+        .certificates
+        .iter()
+        .chain(extra_certs.iter())
+        .find(|c| matches_sid(c, &info.sid))
+        .cloned()
+        .ok_or(SignatureError::CertificateNotFound)?;
     r.certificate = Some(cert.clone());
-    let digest = DigestAlgorithm::from_oid(&info.digest_alg.oid).map_err(|e| SignatureError::Unsupported(e.to_string()))?;
+    let digest = DigestAlgorithm::from_oid(&info.digest_alg.oid)
+        .map_err(|e| SignatureError::Unsupported(e.to_string()))?;
     r.digest = Some(digest);
-    let alg = SignatureAlgorithm::from_algorithm_identifier(&info.signature_algorithm, digest).map_err(|e| SignatureError::Unsupported(e.to_string()))?;
+    let alg = SignatureAlgorithm::from_algorithm_identifier(&info.signature_algorithm, digest)
+        .map_err(|e| SignatureError::Unsupported(e.to_string()))?;
     r.algorithm = Some(alg);
-    let spki: spki::SubjectPublicKeyInfoOwned = cert.tbs_certificate().subject_public_key_info().clone();
+    let spki: spki::SubjectPublicKeyInfoOwned =
+        cert.tbs_certificate().subject_public_key_info().clone();
     let bits = public_key_bits(&spki).map_err(|e| SignatureError::Unsupported(e.to_string()))?;
-    for v in [policy.digest(digest, Usage::Accept), policy.signature(&alg, bits, Usage::Accept)] {
+    for v in [
+        policy.digest(digest, Usage::Accept),
+        policy.signature(&alg, bits, Usage::Accept),
+    ] {
         match v {
             Verdict::Allowed => {}
             Verdict::Weak(w) => {
@@ -374,15 +500,27 @@ fn verify_inner(sd: &ParsedSignedData, s: &ParsedSigner, info: &SignerInfo, deta
             Verdict::Refused(why) => return Err(SignatureError::PolicyRefused(why)),
         }
     }
-    let content = sd.content.as_deref().or(detached).ok_or(SignatureError::MissingContent)?;
+    let content = sd
+        .content
+        .as_deref()
+        .or(detached)
+        .ok_or(SignatureError::MissingContent)?;
     let content_digest = digest.digest(content);
     let signed_digest = match (&info.signed_attrs, &s.signed_attrs_der) {
         (Some(attrs), Some(raw)) => {
             let attrs: Vec<Attribute> = attrs.iter().cloned().collect();
-            let md = attributes::single_value(&attrs, oid::ID_MESSAGE_DIGEST).map_err(|e| SignatureError::Malformed(e.to_string()))?.ok_or(SignatureError::MissingAttribute("messageDigest"))?;
-            let md = md.decode_as::<OctetString>().map_err(|e| SignatureError::Malformed(e.to_string()))?;
-            let ct = attributes::single_value(&attrs, oid::ID_CONTENT_TYPE).map_err(|e| SignatureError::Malformed(e.to_string()))?.ok_or(SignatureError::MissingAttribute("contentType"))?;
-            let ct = ct.decode_as::<ObjectIdentifier>().map_err(|e| SignatureError::Malformed(e.to_string()))?;
+            let md = attributes::single_value(&attrs, oid::ID_MESSAGE_DIGEST)
+                .map_err(|e| SignatureError::Malformed(e.to_string()))?
+                .ok_or(SignatureError::MissingAttribute("messageDigest"))?;
+            let md = md
+                .decode_as::<OctetString>()
+                .map_err(|e| SignatureError::Malformed(e.to_string()))?;
+            let ct = attributes::single_value(&attrs, oid::ID_CONTENT_TYPE)
+                .map_err(|e| SignatureError::Malformed(e.to_string()))?
+                .ok_or(SignatureError::MissingAttribute("contentType"))?;
+            let ct = ct
+                .decode_as::<ObjectIdentifier>()
+                .map_err(|e| SignatureError::Malformed(e.to_string()))?;
             if ct != sd.content_type {
                 return Err(SignatureError::ContentTypeMismatch);
             }
@@ -391,7 +529,9 @@ fn verify_inner(sd: &ParsedSignedData, s: &ParsedSigner, info: &SignerInfo, deta
                     r.signing_time = Some(t.to_system_time());
                 }
             }
-            if let Some(scv2) = attributes::single_value(&attrs, oid::ID_AA_SIGNING_CERTIFICATE_V2).map_err(|e| SignatureError::Malformed(e.to_string()))? {
+            if let Some(scv2) = attributes::single_value(&attrs, oid::ID_AA_SIGNING_CERTIFICATE_V2)
+                .map_err(|e| SignatureError::Malformed(e.to_string()))?
+            {
                 check_signing_certificate(scv2, &cert)?;
             }
             if md.as_bytes() != content_digest.as_slice() {
@@ -405,7 +545,11 @@ fn verify_inner(sd: &ParsedSignedData, s: &ParsedSigner, info: &SignerInfo, deta
             }
             content_digest
         }
-        _ => return Err(SignatureError::Malformed("signed attributes could not be read".into())),
+        _ => {
+            return Err(SignatureError::Malformed(
+                "signed attributes could not be read".into(),
+            ));
+        }
     };
     verify_digest(&spki, &alg, &signed_digest, info.signature.as_bytes()).map_err(|e| match e {
         AlgError::BadSignature => SignatureError::BadSignature,
@@ -414,13 +558,20 @@ fn verify_inner(sd: &ParsedSignedData, s: &ParsedSigner, info: &SignerInfo, deta
 }
 
 fn check_signing_certificate(value: &Any, cert: &Certificate) -> Result<(), SignatureError> {
-    let v = value.decode_as::<SigningCertificateV2>().map_err(|e| SignatureError::Malformed(e.to_string()))?;
-    let first = v.certs.first().ok_or(SignatureError::Malformed("empty signingCertificateV2".into()))?;
+    let v = value
+        .decode_as::<SigningCertificateV2>()
+        .map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    let first = v.certs.first().ok_or(SignatureError::Malformed(
+        "empty signingCertificateV2".into(),
+    ))?;
     let hash_alg = match &first.hash_algorithm {
         None => DigestAlgorithm::Sha256,
-        Some(a) => DigestAlgorithm::from_oid(&a.oid).map_err(|e| SignatureError::Unsupported(e.to_string()))?,
+        Some(a) => DigestAlgorithm::from_oid(&a.oid)
+            .map_err(|e| SignatureError::Unsupported(e.to_string()))?,
     };
-    let cert_der = cert.to_der().map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    let cert_der = cert
+        .to_der()
+        .map_err(|e| SignatureError::Malformed(e.to_string()))?;
     if hash_alg.digest(&cert_der) != first.cert_hash.as_bytes() {
         return Err(SignatureError::SigningCertificateMismatch);
     }

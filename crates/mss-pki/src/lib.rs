@@ -75,7 +75,9 @@ impl VerifiedPath {
 
 /// The signature algorithm of a certificate or CRL (the OID names the digest; for
 /// RSA-PSS the parameters do).
-pub fn certificate_signature_algorithm(alg: &spki::AlgorithmIdentifierOwned) -> Option<SignatureAlgorithm> {
+pub fn certificate_signature_algorithm(
+    alg: &spki::AlgorithmIdentifierOwned,
+) -> Option<SignatureAlgorithm> {
     let by_oid: &[(ObjectIdentifier, DigestAlgorithm)] = &[
         (oid::SHA256_WITH_RSA_ENCRYPTION, DigestAlgorithm::Sha256),
         (oid::SHA384_WITH_RSA_ENCRYPTION, DigestAlgorithm::Sha384),
@@ -88,9 +90,15 @@ pub fn certificate_signature_algorithm(alg: &spki::AlgorithmIdentifierOwned) -> 
         return SignatureAlgorithm::from_algorithm_identifier(alg, *d).ok();
     }
     // RSA-PSS: the parameters carry the hash; from_algorithm_identifier checks agreement.
-    [DigestAlgorithm::Sha256, DigestAlgorithm::Sha384, DigestAlgorithm::Sha512, DigestAlgorithm::Sha224, DigestAlgorithm::Sha1]
-        .into_iter()
-        .find_map(|d| SignatureAlgorithm::from_algorithm_identifier(alg, d).ok())
+    [
+        DigestAlgorithm::Sha256,
+        DigestAlgorithm::Sha384,
+        DigestAlgorithm::Sha512,
+        DigestAlgorithm::Sha224,
+        DigestAlgorithm::Sha1,
+    ]
+    .into_iter()
+    .find_map(|d| SignatureAlgorithm::from_algorithm_identifier(alg, d).ok())
 }
 
 fn subject_string(c: &Certificate) -> String {
@@ -108,11 +116,23 @@ fn is_ca(c: &Certificate) -> bool {
 }
 
 /// Check that `issuer` signed `subject`; returns policy warnings.
-fn check_signature(subject: &Certificate, issuer: &Certificate, policy: &dyn Policy, warnings: &mut Vec<String>) -> bool {
-    let Some(alg) = certificate_signature_algorithm(subject.signature_algorithm()) else { return false };
+fn check_signature(
+    subject: &Certificate,
+    issuer: &Certificate,
+    policy: &dyn Policy,
+    warnings: &mut Vec<String>,
+) -> bool {
+    let Some(alg) = certificate_signature_algorithm(subject.signature_algorithm()) else {
+        return false;
+    };
     let spki = issuer.tbs_certificate().subject_public_key_info();
-    let Ok(bits) = public_key_bits(spki) else { return false };
-    for v in [policy.digest(alg.digest, Usage::Accept), policy.signature(&alg, bits, Usage::Accept)] {
+    let Ok(bits) = public_key_bits(spki) else {
+        return false;
+    };
+    for v in [
+        policy.digest(alg.digest, Usage::Accept),
+        policy.signature(&alg, bits, Usage::Accept),
+    ] {
         match v {
             Verdict::Allowed => {}
             Verdict::Weak(w) => {
@@ -123,8 +143,12 @@ fn check_signature(subject: &Certificate, issuer: &Certificate, policy: &dyn Pol
             Verdict::Refused(_) => return false,
         }
     }
-    let Ok(tbs) = subject.tbs_certificate().to_der() else { return false };
-    let Some(sig) = subject.signature().as_bytes() else { return false };
+    let Ok(tbs) = subject.tbs_certificate().to_der() else {
+        return false;
+    };
+    let Some(sig) = subject.signature().as_bytes() else {
+        return false;
+    };
     verify_digest(spki, &alg, &alg.digest.digest(&tbs), sig).is_ok()
 }
 
@@ -140,12 +164,18 @@ struct Search<'a> {
 
 impl Search<'_> {
     fn is_anchor(&self, c: &Certificate) -> bool {
-        self.anchors.iter().any(|a| a.tbs_certificate().subject() == c.tbs_certificate().subject() && a.tbs_certificate().subject_public_key_info() == c.tbs_certificate().subject_public_key_info())
+        self.anchors.iter().any(|a| {
+            a.tbs_certificate().subject() == c.tbs_certificate().subject()
+                && a.tbs_certificate().subject_public_key_info()
+                    == c.tbs_certificate().subject_public_key_info()
+        })
     }
 
     /// Extend `path` (last element = current) to an anchor.
     fn extend(&mut self, path: &mut Vec<Certificate>) -> Result<bool, PathError> {
-        let Some(current) = path.last().cloned() else { return Ok(false) };
+        let Some(current) = path.last().cloned() else {
+            return Ok(false);
+        };
         if self.is_anchor(&current) {
             return Ok(true);
         }
@@ -194,29 +224,54 @@ impl Search<'_> {
 
 /// Build and check a path from `leaf` to one of `anchors`, using `intermediates` (the
 /// message's certificates and the caller's store), at `time`.
-pub fn verify_path(leaf: &Certificate, intermediates: &[Certificate], anchors: &[Certificate], time: SystemTime, policy: &dyn Policy) -> Result<VerifiedPath, PathError> {
+pub fn verify_path(
+    leaf: &Certificate,
+    intermediates: &[Certificate],
+    anchors: &[Certificate],
+    time: SystemTime,
+    policy: &dyn Policy,
+) -> Result<VerifiedPath, PathError> {
     if !is_valid_at(leaf, time) {
-        return Err(PathError::Expired { subject: subject_string(leaf) });
+        return Err(PathError::Expired {
+            subject: subject_string(leaf),
+        });
     }
-    let mut s = Search { pool: intermediates.iter().collect(), anchors, time, policy, checks: 0, expired: None, warnings: Vec::new() };
+    let mut s = Search {
+        pool: intermediates.iter().collect(),
+        anchors,
+        time,
+        policy,
+        checks: 0,
+        expired: None,
+        warnings: Vec::new(),
+    };
     let mut path = vec![leaf.clone()];
     if s.extend(&mut path)? {
-        return Ok(VerifiedPath { chain: path, warnings: s.warnings });
+        return Ok(VerifiedPath {
+            chain: path,
+            warnings: s.warnings,
+        });
     }
     if let Some(subject) = s.expired {
         return Err(PathError::Expired { subject });
     }
-    Err(PathError::Untrusted(format!("no trusted issuer found for {}", leaf.tbs_certificate().issuer())))
+    Err(PathError::Untrusted(format!(
+        "no trusted issuer found for {}",
+        leaf.tbs_certificate().issuer()
+    )))
 }
 
 /// S/MIME signer checks (RFC 8550 §4.4): when present, keyUsage must allow
 /// digitalSignature or nonRepudiation, and extendedKeyUsage must include
 /// emailProtection (or anyExtendedKeyUsage).
 pub fn check_smime_signer(c: &Certificate) -> Result<(), PathError> {
-    if let Ok(Some((_, ku))) = c.tbs_certificate().get_extension::<KeyUsage>() {
-        if !(ku.0.contains(KeyUsages::DigitalSignature) || ku.0.contains(KeyUsages::NonRepudiation)) {
-            return Err(PathError::WrongUsage { subject: subject_string(c), purpose: "signing (keyUsage)".into() });
-        }
+    if let Ok(Some((_, ku))) = c.tbs_certificate().get_extension::<KeyUsage>()
+        && !(ku.0.contains(KeyUsages::DigitalSignature) || ku.0.contains(KeyUsages::NonRepudiation))
+    {
+        return Err(PathError::WrongUsage {
+            subject: subject_string(c),
+            purpose: "signing (keyUsage)".into(),
+        });
     }
     check_email_eku(c)
 }
@@ -224,19 +279,28 @@ pub fn check_smime_signer(c: &Certificate) -> Result<(), PathError> {
 /// S/MIME recipient checks: keyUsage (when present) must allow keyEncipherment, and
 /// extendedKeyUsage (when present) must include emailProtection.
 pub fn check_smime_recipient(c: &Certificate) -> Result<(), PathError> {
-    if let Ok(Some((_, ku))) = c.tbs_certificate().get_extension::<KeyUsage>() {
-        if !ku.0.contains(KeyUsages::KeyEncipherment) {
-            return Err(PathError::WrongUsage { subject: subject_string(c), purpose: "encryption (keyUsage)".into() });
-        }
+    if let Ok(Some((_, ku))) = c.tbs_certificate().get_extension::<KeyUsage>()
+        && !ku.0.contains(KeyUsages::KeyEncipherment)
+    {
+        return Err(PathError::WrongUsage {
+            subject: subject_string(c),
+            purpose: "encryption (keyUsage)".into(),
+        });
     }
     check_email_eku(c)
 }
 
 fn check_email_eku(c: &Certificate) -> Result<(), PathError> {
-    if let Ok(Some((_, eku))) = c.tbs_certificate().get_extension::<ExtendedKeyUsage>() {
-        if !eku.0.iter().any(|o| *o == oid::ID_KP_EMAIL_PROTECTION || *o == oid::ANY_EXTENDED_KEY_USAGE) {
-            return Err(PathError::WrongUsage { subject: subject_string(c), purpose: "e-mail protection (extendedKeyUsage)".into() });
-        }
+    if let Ok(Some((_, eku))) = c.tbs_certificate().get_extension::<ExtendedKeyUsage>()
+        && !eku
+            .0
+            .iter()
+            .any(|o| *o == oid::ID_KP_EMAIL_PROTECTION || *o == oid::ANY_EXTENDED_KEY_USAGE)
+    {
+        return Err(PathError::WrongUsage {
+            subject: subject_string(c),
+            purpose: "e-mail protection (extendedKeyUsage)".into(),
+        });
     }
     Ok(())
 }

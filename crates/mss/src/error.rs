@@ -18,7 +18,9 @@ pub enum Error {
         what: String,
     },
     /// None of the caller's keys is a recipient of the message.
-    #[error("cannot decrypt: this message is not addressed to any of your keys ({recipients} recipient(s))")]
+    #[error(
+        "cannot decrypt: this message is not addressed to any of your keys ({recipients} recipient(s))"
+    )]
     NotARecipient {
         /// How many recipients the message names.
         recipients: usize,

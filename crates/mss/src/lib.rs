@@ -23,8 +23,11 @@ mod send;
 
 pub use error::Error;
 pub use open::{OpenOptions, Opened, open};
-pub use report::{Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus, SignerInfo, reply_level};
-pub use send::{EncryptOptions, SignOptions, encrypt, sign, sign_and_encrypt};
+pub use report::{
+    Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus, SignerInfo,
+    reply_level,
+};
+pub use send::{EncryptOptions, SignOptions, encrypt, secure_reply, sign, sign_and_encrypt};
 
 pub use mss_algs::cipher::ContentCipher;
 pub use mss_algs::digest::DigestAlgorithm;

@@ -14,7 +14,7 @@ use mss_algs::policy::{Policy, StandardPolicy};
 use mss_cms::content::{ContentInfo, ContentType};
 use mss_cms::mime::{self, Headers, SmimeEntity};
 use mss_cms::signed::{self, SignatureError, SignerResult};
-use mss_cms::{enveloped, CmsError};
+use mss_cms::{CmsError, enveloped};
 
 use crate::Error;
 use crate::report::{Layer, LayerKind, Report, SignatureReport, SignatureStatus, SignerInfo};
@@ -40,7 +40,13 @@ pub struct OpenOptions<'a> {
 
 impl Default for OpenOptions<'_> {
     fn default() -> Self {
-        OpenOptions { keys: Vec::new(), trust_anchors: Vec::new(), extra_certs: Vec::new(), policy: &STANDARD, time: None }
+        OpenOptions {
+            keys: Vec::new(),
+            trust_anchors: Vec::new(),
+            extra_certs: Vec::new(),
+            policy: &STANDARD,
+            time: None,
+        }
     }
 }
 
@@ -74,7 +80,12 @@ fn bare_cms(input: &[u8]) -> Option<Vec<u8>> {
 pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
     let time = opts.time.unwrap_or_else(SystemTime::now);
     let mut report = Report::default();
-    let mut ctx = Ctx { opts, time, report: &mut report, from: None };
+    let mut ctx = Ctx {
+        opts,
+        time,
+        report: &mut report,
+        from: None,
+    };
 
     let (outer, mut entity): (Option<Headers>, Vec<u8>) = match bare_cms(message) {
         Some(der) => (None, ctx.peel_cms(&der)?.unwrap_or_default()),
@@ -89,10 +100,16 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
         let (_, kind) = mime::classify(&entity)?;
         let next = match kind {
             SmimeEntity::Plain => break,
-            SmimeEntity::MultipartSigned { signed_part, signature, .. } => {
+            SmimeEntity::MultipartSigned {
+                signed_part,
+                signature,
+                ..
+            } => {
                 let ci = ContentInfo::from_ber(&signature)?;
                 if ci.kind() != ContentType::SignedData {
-                    return Err(Error::Malformed("the signature part is not a SignedData".into()));
+                    return Err(Error::Malformed(
+                        "the signature part is not a SignedData".into(),
+                    ));
                 }
                 let sd = signed::parse(&ci.content)?;
                 ctx.signed_layer(&sd, Some(&signed_part), LayerKind::SignedDetached);
@@ -104,7 +121,9 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
             },
         };
         if ctx.report.layers.len() > MAX_LAYERS {
-            return Err(Error::Malformed(format!("more than {MAX_LAYERS} S/MIME layers")));
+            return Err(Error::Malformed(format!(
+                "more than {MAX_LAYERS} S/MIME layers"
+            )));
         }
         entity = next;
     }
@@ -144,10 +163,17 @@ impl Ctx<'_, '_> {
                 Ok(Some(content.unwrap_or_default()))
             }
             ContentType::EnvelopedData | ContentType::AuthEnvelopedData => {
-                let d = enveloped::decrypt(&ci, &self.opts.keys, self.opts.policy).map_err(|e| match e {
-                    CmsError::Alg(mss_algs::AlgError::PolicyViolation { what, .. }) => Error::PolicyViolation { policy: self.opts.policy.name().to_string(), what },
-                    other => other.into(),
-                })?;
+                let d = enveloped::decrypt(&ci, &self.opts.keys, self.opts.policy).map_err(
+                    |e| match e {
+                        CmsError::Alg(mss_algs::AlgError::PolicyViolation { what, .. }) => {
+                            Error::PolicyViolation {
+                                policy: self.opts.policy.name().to_string(),
+                                what,
+                            }
+                        }
+                        other => other.into(),
+                    },
+                )?;
                 self.report.encrypted = true;
                 self.report.authenticated_encryption = d.authenticated;
                 self.report.content_cipher = Some(d.cipher.name().to_string());
@@ -155,15 +181,30 @@ impl Ctx<'_, '_> {
                 for w in &d.warnings {
                     self.report.warn(w.clone());
                 }
-                self.report.layers.push(Layer { kind: if d.authenticated { LayerKind::AuthEnveloped } else { LayerKind::Enveloped }, signatures: Vec::new() });
+                self.report.layers.push(Layer {
+                    kind: if d.authenticated {
+                        LayerKind::AuthEnveloped
+                    } else {
+                        LayerKind::Enveloped
+                    },
+                    signatures: Vec::new(),
+                });
                 Ok(Some(d.content.to_vec()))
             }
             ContentType::Data => Err(Error::Unsupported("bare id-data content".into())),
-            _ => Err(Error::Unsupported(format!("CMS content type {}", ci.content_type))),
+            _ => Err(Error::Unsupported(format!(
+                "CMS content type {}",
+                ci.content_type
+            ))),
         }
     }
 
-    fn signed_layer(&mut self, sd: &signed::ParsedSignedData, detached: Option<&[u8]>, kind: LayerKind) {
+    fn signed_layer(
+        &mut self,
+        sd: &signed::ParsedSignedData,
+        detached: Option<&[u8]>,
+        kind: LayerKind,
+    ) {
         let results = signed::verify(sd, detached, &self.opts.extra_certs, self.opts.policy);
         let mut indexes = Vec::new();
         let mut pool = sd.certificates.clone();
@@ -176,7 +217,10 @@ impl Ctx<'_, '_> {
         if sd.signers.is_empty() {
             self.report.warn("signed layer without any signer");
         }
-        self.report.layers.push(Layer { kind, signatures: indexes });
+        self.report.layers.push(Layer {
+            kind,
+            signatures: indexes,
+        });
     }
 
     fn judge(&mut self, r: &SignerResult, pool: &[Certificate]) -> SignatureReport {
@@ -184,14 +228,29 @@ impl Ctx<'_, '_> {
             self.report.warn(w.clone());
         }
         let signer = match &r.certificate {
-            Some(c) => SignerInfo { subject: c.tbs_certificate().subject().to_string(), email: certificate_email(c) },
-            None => SignerInfo { subject: r.signer_id.clone(), email: None },
+            Some(c) => SignerInfo {
+                subject: c.tbs_certificate().subject().to_string(),
+                email: certificate_email(c),
+            },
+            None => SignerInfo {
+                subject: r.signer_id.clone(),
+                email: None,
+            },
         };
         let (status, detail) = match (&r.outcome, &r.certificate) {
-            (Err(SignatureError::CertificateNotFound | SignatureError::Unsupported(_)), _) => (SignatureStatus::Unknown, r.outcome.as_ref().err().map(|e| e.to_string())),
+            (Err(SignatureError::CertificateNotFound | SignatureError::Unsupported(_)), _) => (
+                SignatureStatus::Unknown,
+                r.outcome.as_ref().err().map(|e| e.to_string()),
+            ),
             (Err(e), _) => (SignatureStatus::Invalid, Some(e.to_string())),
             (Ok(()), None) => (SignatureStatus::Unknown, Some("no certificate".into())),
-            (Ok(()), Some(cert)) => match mss_pki::verify_path(cert, pool, &self.opts.trust_anchors, self.time, self.opts.policy) {
+            (Ok(()), Some(cert)) => match mss_pki::verify_path(
+                cert,
+                pool,
+                &self.opts.trust_anchors,
+                self.time,
+                self.opts.policy,
+            ) {
                 Ok(path) => {
                     for w in path.warnings() {
                         self.report.warn(w.clone());
@@ -201,13 +260,18 @@ impl Ctx<'_, '_> {
                         Err(e) => (SignatureStatus::Untrusted, Some(e.to_string())),
                     }
                 }
-                Err(e @ mss_pki::PathError::Expired { .. }) => (SignatureStatus::Expired, Some(e.to_string())),
+                Err(e @ mss_pki::PathError::Expired { .. }) => {
+                    (SignatureStatus::Expired, Some(e.to_string()))
+                }
                 Err(e) => (SignatureStatus::Untrusted, Some(e.to_string())),
             },
         };
         if status == SignatureStatus::Valid {
             if let (Some(from), Some(email)) = (&self.from, &signer.email) {
-                if !from.to_ascii_lowercase().contains(&email.to_ascii_lowercase()) {
+                if !from
+                    .to_ascii_lowercase()
+                    .contains(&email.to_ascii_lowercase())
+                {
                     self.report.warn("signer-mismatch");
                 }
             }
@@ -215,8 +279,14 @@ impl Ctx<'_, '_> {
         SignatureReport {
             status,
             signer,
-            digest: r.digest.map(|d| d.name().to_string()).unwrap_or_else(|| "unknown".into()),
-            signature_algorithm: r.algorithm.map(|a| a.name()).unwrap_or_else(|| "unknown".into()),
+            digest: r
+                .digest
+                .map(|d| d.name().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            signature_algorithm: r
+                .algorithm
+                .map(|a| a.name())
+                .unwrap_or_else(|| "unknown".into()),
             signing_time: r.signing_time.map(rfc3339),
             detail,
         }
@@ -244,7 +314,15 @@ pub fn certificate_email(c: &Certificate) -> Option<String> {
 
 fn rfc3339(t: SystemTime) -> String {
     match der::DateTime::from_system_time(t) {
-        Ok(dt) => format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", dt.year(), dt.month(), dt.day(), dt.hour(), dt.minutes(), dt.seconds()),
+        Ok(dt) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minutes(),
+            dt.seconds()
+        ),
         Err(_) => "unrepresentable".into(),
     }
 }

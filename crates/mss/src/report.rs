@@ -93,18 +93,27 @@ pub struct Report {
 impl Report {
     /// Did any layer carry a signature?
     pub fn is_signed(&self) -> bool {
-        self.layers.iter().any(|l| matches!(l.kind, LayerKind::SignedDetached | LayerKind::SignedOpaque))
+        self.layers
+            .iter()
+            .any(|l| matches!(l.kind, LayerKind::SignedDetached | LayerKind::SignedOpaque))
     }
     /// True when there is at least one signature and every one is valid and trusted.
     pub fn all_signatures_valid(&self) -> bool {
-        !self.signatures.is_empty() && self.signatures.iter().all(|s| s.status == SignatureStatus::Valid)
+        !self.signatures.is_empty()
+            && self
+                .signatures
+                .iter()
+                .all(|s| s.status == SignatureStatus::Valid)
     }
     /// The report as JSON (the CLI's `--report-json`, the C API's `mss_report_to_json`).
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         if let Some(o) = v.as_object_mut() {
             o.insert("signed".into(), serde_json::Value::Bool(self.is_signed()));
-            o.insert("reply_level".into(), serde_json::to_value(reply_level(self)).unwrap_or(serde_json::Value::Null));
+            o.insert(
+                "reply_level".into(),
+                serde_json::to_value(reply_level(self)).unwrap_or(serde_json::Value::Null),
+            );
         }
         v
     }

@@ -14,6 +14,7 @@ use mss_cms::mime::{self, Headers};
 use mss_cms::signed::{self, SignParams, SignerSpec};
 
 use crate::Error;
+use crate::report::SecurityLevel;
 
 static STANDARD: StandardPolicy = StandardPolicy;
 
@@ -33,7 +34,12 @@ pub struct SignOptions<'a> {
 
 impl Default for SignOptions<'_> {
     fn default() -> Self {
-        SignOptions { opaque: false, digest: DigestAlgorithm::Sha256, scheme: SignatureScheme::RsaPkcs1v15, policy: &STANDARD }
+        SignOptions {
+            opaque: false,
+            digest: DigestAlgorithm::Sha256,
+            scheme: SignatureScheme::RsaPkcs1v15,
+            policy: &STANDARD,
+        }
     }
 }
 
@@ -62,7 +68,12 @@ pub struct EncryptOptions<'a> {
 
 impl Default for EncryptOptions<'_> {
     fn default() -> Self {
-        EncryptOptions { cipher: ContentCipher::Aes256Cbc, key_transport: KeyTransport::RsaPkcs1v15, sign: SignOptions::default(), policy: &STANDARD }
+        EncryptOptions {
+            cipher: ContentCipher::Aes256Cbc,
+            key_transport: KeyTransport::RsaPkcs1v15,
+            sign: SignOptions::default(),
+            policy: &STANDARD,
+        }
     }
 }
 
@@ -72,15 +83,34 @@ pub fn sign(draft: &[u8], signer: &dyn SigningKey, opts: &SignOptions) -> Result
     sign_entity(&outer, &inner, signer, opts)
 }
 
-fn sign_entity(outer: &Headers, inner: &[u8], signer: &dyn SigningKey, opts: &SignOptions) -> Result<Vec<u8>, Error> {
+fn sign_entity(
+    outer: &Headers,
+    inner: &[u8],
+    signer: &dyn SigningKey,
+    opts: &SignOptions,
+) -> Result<Vec<u8>, Error> {
     let alg = opts.algorithm();
-    let spec = SignerSpec { key: signer, algorithm: alg, identify_by_ski: false };
-    let params = SignParams { detached: !opts.opaque, signing_time: None };
+    let spec = SignerSpec {
+        key: signer,
+        algorithm: alg,
+        identify_by_ski: false,
+    };
+    let params = SignParams {
+        detached: !opts.opaque,
+        signing_time: None,
+    };
     let cms = signed::sign(inner, &[spec], &params, opts.policy)?;
-    Ok(if opts.opaque { mime::build_pkcs7_mime(outer, "signed-data", &cms) } else { mime::build_multipart_signed(outer, inner, &cms, alg.digest.micalg()) })
+    Ok(if opts.opaque {
+        mime::build_pkcs7_mime(outer, "signed-data", &cms)
+    } else {
+        mime::build_multipart_signed(outer, inner, &cms, alg.digest.micalg())
+    })
 }
 
-fn recipients_with_sender<'c>(recipients: &'c [Certificate], sender: &'c Certificate) -> Vec<&'c Certificate> {
+fn recipients_with_sender<'c>(
+    recipients: &'c [Certificate],
+    sender: &'c Certificate,
+) -> Vec<&'c Certificate> {
     let mut all: Vec<&Certificate> = Vec::with_capacity(recipients.len() + 1);
     for c in recipients.iter().chain(std::iter::once(sender)) {
         if !all.contains(&c) {
@@ -90,29 +120,90 @@ fn recipients_with_sender<'c>(recipients: &'c [Certificate], sender: &'c Certifi
     all
 }
 
-fn envelope(outer: &Headers, inner: &[u8], recipients: &[&Certificate], opts: &EncryptOptions) -> Result<Vec<u8>, Error> {
+fn envelope(
+    outer: &Headers,
+    inner: &[u8],
+    recipients: &[&Certificate],
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
     for c in recipients {
         mss_pki::check_smime_recipient(c).map_err(|e| Error::InvalidRequest(e.to_string()))?;
     }
-    let specs: Vec<RecipientSpec> = recipients.iter().map(|c| RecipientSpec { certificate: c, key_transport: opts.key_transport, identify_by_ski: false }).collect();
+    let specs: Vec<RecipientSpec> = recipients
+        .iter()
+        .map(|c| RecipientSpec {
+            certificate: c,
+            key_transport: opts.key_transport,
+            identify_by_ski: false,
+        })
+        .collect();
     let cms = enveloped::encrypt(inner, &specs, opts.cipher, opts.policy)?;
-    let smime_type = if opts.cipher.is_aead() { "authEnveloped-data" } else { "enveloped-data" };
+    let smime_type = if opts.cipher.is_aead() {
+        "authEnveloped-data"
+    } else {
+        "enveloped-data"
+    };
     Ok(mime::build_pkcs7_mime(outer, smime_type, &cms))
 }
 
 /// Encrypt a draft to `recipients` and to the `sender`'s own certificate (always: the
 /// sent copy must stay readable by its author).
-pub fn encrypt(draft: &[u8], recipients: &[Certificate], sender: &Certificate, opts: &EncryptOptions) -> Result<Vec<u8>, Error> {
+pub fn encrypt(
+    draft: &[u8],
+    recipients: &[Certificate],
+    sender: &Certificate,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
     let (outer, inner) = mime::split_draft(draft)?;
-    envelope(&outer, &inner, &recipients_with_sender(recipients, sender), opts)
+    envelope(
+        &outer,
+        &inner,
+        &recipients_with_sender(recipients, sender),
+        opts,
+    )
 }
 
 /// Sign a draft, then encrypt the signed entity to `recipients` and to the sender
 /// (`sender_encryption_cert`, or the signer's certificate when `None`).
-pub fn sign_and_encrypt(draft: &[u8], signer: &dyn SigningKey, recipients: &[Certificate], sender_encryption_cert: Option<&Certificate>, opts: &EncryptOptions) -> Result<Vec<u8>, Error> {
+pub fn sign_and_encrypt(
+    draft: &[u8],
+    signer: &dyn SigningKey,
+    recipients: &[Certificate],
+    sender_encryption_cert: Option<&Certificate>,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
     let (outer, inner) = mime::split_draft(draft)?;
-    let sign_opts = SignOptions { policy: opts.policy, ..opts.sign };
+    let sign_opts = SignOptions {
+        policy: opts.policy,
+        ..opts.sign
+    };
     let signed_entity = sign_entity(&Headers::default(), &inner, signer, &sign_opts)?;
     let sender = sender_encryption_cert.unwrap_or_else(|| signer.certificate());
-    envelope(&outer, &signed_entity, &recipients_with_sender(recipients, sender), opts)
+    envelope(
+        &outer,
+        &signed_entity,
+        &recipients_with_sender(recipients, sender),
+        opts,
+    )
+}
+
+/// Secure a reply or forward at `level` — by default the original's
+/// ([`crate::reply_level`]), so that a confidential exchange never continues in clear.
+/// [`SecurityLevel::Encrypted`] is raised to signed and encrypted: mss signs whenever it
+/// encrypts. [`SecurityLevel::None`] returns the draft unchanged.
+pub fn secure_reply(
+    draft: &[u8],
+    level: SecurityLevel,
+    signer: &dyn SigningKey,
+    recipients: &[Certificate],
+    sender_encryption_cert: Option<&Certificate>,
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>, Error> {
+    match level {
+        SecurityLevel::None => Ok(draft.to_vec()),
+        SecurityLevel::Signed => sign(draft, signer, &SignOptions { policy: opts.policy, ..opts.sign }),
+        SecurityLevel::Encrypted | SecurityLevel::SignedEncrypted => {
+            sign_and_encrypt(draft, signer, recipients, sender_encryption_cert, opts)
+        }
+    }
 }

@@ -32,7 +32,11 @@ pub fn summary(r: &Report) -> String {
             s,
             "  encrypted: yes ({}{}, key transport {})",
             r.content_cipher.as_deref().unwrap_or("?"),
-            if r.authenticated_encryption { ", authenticated" } else { "" },
+            if r.authenticated_encryption {
+                ", authenticated"
+            } else {
+                ""
+            },
             r.key_transport.as_deref().unwrap_or("?")
         );
     } else {
@@ -50,8 +54,14 @@ pub fn summary(r: &Report) -> String {
             sig.signer.email.as_deref().unwrap_or("no e-mail"),
             sig.signature_algorithm,
             sig.digest,
-            sig.signing_time.as_deref().map(|t| format!(", signed at {t}")).unwrap_or_default(),
-            sig.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+            sig.signing_time
+                .as_deref()
+                .map(|t| format!(", signed at {t}"))
+                .unwrap_or_default(),
+            sig.detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
         );
     }
     for w in &r.warnings {
@@ -77,57 +87,136 @@ fn fail(what: &str) -> impl Fn(mss_token::TokenError) -> Failure + '_ {
 
 /// Run the demo.
 pub fn run() -> Result<(), Failure> {
-    let dir = tempfile::tempdir().map_err(|e| Failure::new(exit::FAILURE, format!("demo: temporary directory: {e}")))?;
+    let dir = tempfile::tempdir()
+        .map_err(|e| Failure::new(exit::FAILURE, format!("demo: temporary directory: {e}")))?;
     println!("mss demo — working in {}", dir.path().display());
     println!();
     println!("1. A throwaway authority and two health professionals");
-    let ca = CertificateAuthority::new("MSS Demo Health CA", 2048).map_err(fail("creating the CA"))?;
-    let person = |cn: &str, email: &str| PersonProfile { common_name: cn.into(), email: email.into(), bits: 2048, usage: KeyUsageProfile::SignAndEncrypt, valid_days: 365 };
-    let alice = ca.issue(&person("Dr Alice Martin", "alice.martin@demo.mssante.test")).map_err(fail("issuing Alice"))?;
-    let bob = ca.issue(&person("Dr Bob Durand", "bob.durand@demo.mssante.test")).map_err(fail("issuing Bob"))?;
+    let ca =
+        CertificateAuthority::new("MSS Demo Health CA", 2048).map_err(fail("creating the CA"))?;
+    let person = |cn: &str, email: &str| PersonProfile {
+        common_name: cn.into(),
+        email: email.into(),
+        bits: 2048,
+        usage: KeyUsageProfile::SignAndEncrypt,
+        valid_days: 365,
+    };
+    let alice = ca
+        .issue(&person("Dr Alice Martin", "alice.martin@demo.mssante.test"))
+        .map_err(fail("issuing Alice"))?;
+    let bob = ca
+        .issue(&person("Dr Bob Durand", "bob.durand@demo.mssante.test"))
+        .map_err(fail("issuing Bob"))?;
     for (name, id) in [("alice", &alice), ("bob", &bob)] {
         let pem = id.to_pem().map_err(fail("saving an identity"))?;
-        std::fs::write(dir.path().join(format!("{name}.pem")), pem.as_bytes()).map_err(|e| Failure::new(exit::FAILURE, format!("demo: {e}")))?;
+        std::fs::write(dir.path().join(format!("{name}.pem")), pem.as_bytes())
+            .map_err(|e| Failure::new(exit::FAILURE, format!("demo: {e}")))?;
     }
     println!("   CA: {}", ca.certificate().tbs_certificate().subject());
-    println!("   Alice: {}", alice.certificate().tbs_certificate().subject());
-    println!("   Bob:   {}", bob.certificate().tbs_certificate().subject());
+    println!(
+        "   Alice: {}",
+        alice.certificate().tbs_certificate().subject()
+    );
+    println!(
+        "   Bob:   {}",
+        bob.certificate().tbs_certificate().subject()
+    );
     let anchors = vec![ca.certificate().clone()];
 
     println!();
     println!("2. Alice signs a message to Bob (multipart/signed, RSA SHA-256)");
     let signed = mss::sign(DRAFT.as_bytes(), &alice, &mss::SignOptions::default())?;
-    std::fs::write(dir.path().join("signed.eml"), &signed).map_err(|e| Failure::new(exit::FAILURE, format!("demo: {e}")))?;
+    std::fs::write(dir.path().join("signed.eml"), &signed)
+        .map_err(|e| Failure::new(exit::FAILURE, format!("demo: {e}")))?;
     println!("   {} bytes written to signed.eml", signed.len());
-    let opened = mss::open(&signed, &mss::OpenOptions { trust_anchors: anchors.clone(), ..Default::default() })?;
+    let opened = mss::open(
+        &signed,
+        &mss::OpenOptions {
+            trust_anchors: anchors.clone(),
+            ..Default::default()
+        },
+    )?;
     println!("   Bob opens it:");
     print!("{}", summary(&opened.report));
 
     println!();
-    println!("3. Alice signs and encrypts a message to Bob (AES-256-GCM, AuthEnvelopedData); she is a recipient too");
-    let opts = mss::EncryptOptions { cipher: mss::ContentCipher::Aes256Gcm, ..Default::default() };
-    let sealed = mss::sign_and_encrypt(DRAFT.as_bytes(), &alice, &[bob.certificate().clone()], None, &opts)?;
-    std::fs::write(dir.path().join("sealed.eml"), &sealed).map_err(|e| Failure::new(exit::FAILURE, format!("demo: {e}")))?;
+    println!(
+        "3. Alice signs and encrypts a message to Bob (AES-256-GCM, AuthEnvelopedData); she is a recipient too"
+    );
+    let opts = mss::EncryptOptions {
+        cipher: mss::ContentCipher::Aes256Gcm,
+        ..Default::default()
+    };
+    let sealed = mss::sign_and_encrypt(
+        DRAFT.as_bytes(),
+        &alice,
+        &[bob.certificate().clone()],
+        None,
+        &opts,
+    )?;
+    std::fs::write(dir.path().join("sealed.eml"), &sealed)
+        .map_err(|e| Failure::new(exit::FAILURE, format!("demo: {e}")))?;
     println!("   {} bytes written to sealed.eml", sealed.len());
-    let opened = mss::open(&sealed, &mss::OpenOptions { keys: vec![&bob], trust_anchors: anchors.clone(), ..Default::default() })?;
+    let opened = mss::open(
+        &sealed,
+        &mss::OpenOptions {
+            keys: vec![&bob],
+            trust_anchors: anchors.clone(),
+            ..Default::default()
+        },
+    )?;
     println!("   Bob opens it:");
     print!("{}", summary(&opened.report));
     println!("   Clear message Bob reads:");
     for line in String::from_utf8_lossy(&opened.message).lines() {
         println!("   | {line}");
     }
-    let own = mss::open(&sealed, &mss::OpenOptions { keys: vec![&alice], trust_anchors: anchors.clone(), ..Default::default() })?;
-    println!("   Alice re-opens her sent copy: {}", if own.report.all_signatures_valid() { "readable, signature valid" } else { "PROBLEM" });
+    let own = mss::open(
+        &sealed,
+        &mss::OpenOptions {
+            keys: vec![&alice],
+            trust_anchors: anchors.clone(),
+            ..Default::default()
+        },
+    )?;
+    println!(
+        "   Alice re-opens her sent copy: {}",
+        if own.report.all_signatures_valid() {
+            "readable, signature valid"
+        } else {
+            "PROBLEM"
+        }
+    );
 
     println!();
     println!("4. Someone alters the signed message in transit (\"12/8\" becomes \"18/8\")");
     let text = String::from_utf8_lossy(&signed).replace("12/8", "18/8");
-    let tampered = mss::open(text.as_bytes(), &mss::OpenOptions { trust_anchors: anchors.clone(), ..Default::default() })?;
+    let tampered = mss::open(
+        text.as_bytes(),
+        &mss::OpenOptions {
+            trust_anchors: anchors.clone(),
+            ..Default::default()
+        },
+    )?;
     print!("{}", summary(&tampered.report));
     let caught = !tampered.report.all_signatures_valid();
-    println!("   {}", if caught { "Caught: the signature no longer matches the content." } else { "NOT CAUGHT — this is a bug." });
+    println!(
+        "   {}",
+        if caught {
+            "Caught: the signature no longer matches the content."
+        } else {
+            "NOT CAUGHT — this is a bug."
+        }
+    );
     println!();
-    println!("Try it yourself with the files in {} (deleted when the demo ends):", dir.path().display());
+    println!(
+        "Try it yourself with the files in {} (deleted when the demo ends):",
+        dir.path().display()
+    );
     println!("   mss open --trust ca.pem --identity bob.pem --in sealed.eml");
-    if caught && opened.report.all_signatures_valid() { Ok(()) } else { Err(Failure::new(exit::FAILURE, "demo: unexpected verdict")) }
+    if caught && opened.report.all_signatures_valid() {
+        Ok(())
+    } else {
+        Err(Failure::new(exit::FAILURE, "demo: unexpected verdict"))
+    }
 }

@@ -22,9 +22,16 @@ pub const POLICY: u8 = 14;
 
 /// The exit code `open` gives for a report.
 pub fn for_report(r: &Report) -> u8 {
-    if r.signatures.iter().any(|s| s.status == SignatureStatus::Invalid) {
+    if r.signatures
+        .iter()
+        .any(|s| s.status == SignatureStatus::Invalid)
+    {
         INVALID_SIGNATURE
-    } else if r.signatures.iter().any(|s| s.status != SignatureStatus::Valid) {
+    } else if r
+        .signatures
+        .iter()
+        .any(|s| s.status != SignatureStatus::Valid)
+    {
         UNTRUSTED_SIGNER
     } else if r.is_signed() && r.signatures.is_empty() {
         INVALID_SIGNATURE

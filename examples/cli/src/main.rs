@@ -14,7 +14,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use zeroize::Zeroizing;
 
-use mss::{Certificate, ContentCipher, DigestAlgorithm, KeyTransport, LegacyPolicy, Policy, SignatureScheme, StandardPolicy};
+use mss::{
+    Certificate, ContentCipher, DigestAlgorithm, KeyTransport, LegacyPolicy, Policy,
+    SignatureScheme, StandardPolicy,
+};
 use mss_token::{PinRequest, PinSource, SoftwareIdentity, TokenError};
 
 /// Messagerie Sécurisée de Santé: S/MIME signing and encryption.
@@ -145,14 +148,19 @@ pub struct Failure {
 
 impl Failure {
     fn new(code: u8, message: impl Into<String>) -> Self {
-        Failure { code, message: message.into() }
+        Failure {
+            code,
+            message: message.into(),
+        }
     }
 }
 
 impl From<mss::Error> for Failure {
     fn from(e: mss::Error) -> Self {
         let code = match &e {
-            mss::Error::NotARecipient { .. } | mss::Error::DecryptionFailed | mss::Error::Key(_) => exit::CANNOT_DECRYPT,
+            mss::Error::NotARecipient { .. }
+            | mss::Error::DecryptionFailed
+            | mss::Error::Key(_) => exit::CANNOT_DECRYPT,
             mss::Error::Malformed(_) | mss::Error::Unsupported(_) => exit::MALFORMED,
             mss::Error::PolicyViolation { .. } => exit::POLICY,
             _ => exit::FAILURE,
@@ -175,18 +183,28 @@ struct CliPin {
 impl PinSource for CliPin {
     fn pin(&self, request: &PinRequest) -> Result<Zeroizing<String>, TokenError> {
         if let Some(var) = &self.env {
-            return std::env::var(var).map(Zeroizing::new).map_err(|_| TokenError::Cancelled);
+            return std::env::var(var)
+                .map(Zeroizing::new)
+                .map_err(|_| TokenError::Cancelled);
         }
-        rpassword::prompt_password(format!("{}: ", request.what)).map(Zeroizing::new).map_err(|_| TokenError::Cancelled)
+        rpassword::prompt_password(format!("{}: ", request.what))
+            .map(Zeroizing::new)
+            .map_err(|_| TokenError::Cancelled)
     }
 }
 
 fn read_input(path: &Option<PathBuf>) -> Result<Vec<u8>, Failure> {
     let mut buf = Vec::new();
     match path {
-        Some(p) => buf = std::fs::read(p).map_err(|e| Failure::new(exit::FAILURE, format!("cannot read {}: {e}", p.display())))?,
+        Some(p) => {
+            buf = std::fs::read(p).map_err(|e| {
+                Failure::new(exit::FAILURE, format!("cannot read {}: {e}", p.display()))
+            })?
+        }
         None => {
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| Failure::new(exit::FAILURE, format!("cannot read standard input: {e}")))?;
+            std::io::stdin().read_to_end(&mut buf).map_err(|e| {
+                Failure::new(exit::FAILURE, format!("cannot read standard input: {e}"))
+            })?;
         }
     }
     Ok(buf)
@@ -197,32 +215,73 @@ fn read_input(path: &Option<PathBuf>) -> Result<Vec<u8>, Failure> {
 fn write_output(path: &Option<PathBuf>, data: &[u8]) -> Result<(), Failure> {
     match path {
         Some(p) => {
-            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Failure::new(exit::FAILURE, format!("cannot write in {}: {e}", dir.display())))?;
-            tmp.write_all(data).map_err(|e| Failure::new(exit::FAILURE, format!("cannot write {}: {e}", p.display())))?;
-            tmp.persist(p).map_err(|e| Failure::new(exit::FAILURE, format!("cannot write {}: {e}", p.display())))?;
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+                Failure::new(
+                    exit::FAILURE,
+                    format!("cannot write in {}: {e}", dir.display()),
+                )
+            })?;
+            tmp.write_all(data).map_err(|e| {
+                Failure::new(exit::FAILURE, format!("cannot write {}: {e}", p.display()))
+            })?;
+            tmp.persist(p).map_err(|e| {
+                Failure::new(exit::FAILURE, format!("cannot write {}: {e}", p.display()))
+            })?;
         }
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(data).and_then(|_| out.flush()).map_err(|e| Failure::new(exit::FAILURE, format!("cannot write standard output: {e}")))?;
+            out.write_all(data).and_then(|_| out.flush()).map_err(|e| {
+                Failure::new(exit::FAILURE, format!("cannot write standard output: {e}"))
+            })?;
         }
     }
     Ok(())
 }
 
 fn load_identity(path: &Path, pin: &PinArgs) -> Result<SoftwareIdentity, Failure> {
-    SoftwareIdentity::load(path, &CliPin { env: pin.pin_env.clone() }).map_err(|e| Failure::new(exit::FAILURE, format!("cannot open identity {}: {e}", path.display())))
+    SoftwareIdentity::load(
+        path,
+        &CliPin {
+            env: pin.pin_env.clone(),
+        },
+    )
+    .map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!("cannot open identity {}: {e}", path.display()),
+        )
+    })
 }
 
 /// Read one or more certificates from a PEM (possibly a bundle) or DER file.
 fn load_certs(path: &Path) -> Result<Vec<Certificate>, Failure> {
     use der::Decode;
-    let data = std::fs::read(path).map_err(|e| Failure::new(exit::FAILURE, format!("cannot read {}: {e}", path.display())))?;
-    let bad = |e: der::Error| Failure::new(exit::FAILURE, format!("{}: not a certificate: {e}", path.display()));
-    if data.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+    let data = std::fs::read(path).map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let bad = |e: der::Error| {
+        Failure::new(
+            exit::FAILURE,
+            format!("{}: not a certificate: {e}", path.display()),
+        )
+    };
+    if data
+        .windows(27)
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
         let certs = Certificate::load_pem_chain(&data).map_err(bad)?;
         if certs.is_empty() {
-            return Err(Failure::new(exit::FAILURE, format!("{}: no certificate found", path.display())));
+            return Err(Failure::new(
+                exit::FAILURE,
+                format!("{}: no certificate found", path.display()),
+            ));
         }
         Ok(certs)
     } else {
@@ -231,7 +290,12 @@ fn load_certs(path: &Path) -> Result<Vec<Certificate>, Failure> {
 }
 
 fn load_one_cert(path: &Path) -> Result<Certificate, Failure> {
-    load_certs(path)?.into_iter().next().ok_or_else(|| Failure::new(exit::FAILURE, format!("{}: no certificate found", path.display())))
+    load_certs(path)?.into_iter().next().ok_or_else(|| {
+        Failure::new(
+            exit::FAILURE,
+            format!("{}: no certificate found", path.display()),
+        )
+    })
 }
 
 fn policy(allow_legacy: bool) -> &'static dyn Policy {
@@ -241,22 +305,36 @@ fn policy(allow_legacy: bool) -> &'static dyn Policy {
 }
 
 fn parse_digest(s: &str) -> Result<DigestAlgorithm, Failure> {
-    DigestAlgorithm::from_name(s).map_err(|e| Failure::new(exit::USAGE, format!("--digest {s}: {e}")))
+    DigestAlgorithm::from_name(s)
+        .map_err(|e| Failure::new(exit::USAGE, format!("--digest {s}: {e}")))
 }
 
 fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
     let input = read_input(&a.io.input)?;
     let id = load_identity(&a.identity, &a.pin)?;
-    let opts = mss::SignOptions { opaque: a.opaque, digest: parse_digest(&a.digest)?, scheme: if a.pss { SignatureScheme::RsaPss } else { SignatureScheme::RsaPkcs1v15 }, policy: policy(a.allow_legacy) };
+    let opts = mss::SignOptions {
+        opaque: a.opaque,
+        digest: parse_digest(&a.digest)?,
+        scheme: if a.pss {
+            SignatureScheme::RsaPss
+        } else {
+            SignatureScheme::RsaPkcs1v15
+        },
+        policy: policy(a.allow_legacy),
+    };
     let out = mss::sign(&input, &id, &opts)?;
     write_output(&a.io.output, &out)
 }
 
 fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
-    let cipher = ContentCipher::from_name(&a.cipher).map_err(|e| Failure::new(exit::USAGE, format!("--cipher {}: {e}", a.cipher)))?;
+    let cipher = ContentCipher::from_name(&a.cipher)
+        .map_err(|e| Failure::new(exit::USAGE, format!("--cipher {}: {e}", a.cipher)))?;
     let key_transport = match &a.key_transport {
-        Some(n) => KeyTransport::from_name(n).map_err(|e| Failure::new(exit::USAGE, format!("--key-transport {n}: {e}")))?,
-        None if a.oaep => KeyTransport::RsaOaep { hash: DigestAlgorithm::Sha256 },
+        Some(n) => KeyTransport::from_name(n)
+            .map_err(|e| Failure::new(exit::USAGE, format!("--key-transport {n}: {e}")))?,
+        None if a.oaep => KeyTransport::RsaOaep {
+            hash: DigestAlgorithm::Sha256,
+        },
         None => KeyTransport::RsaPkcs1v15,
     };
     let mut recipients = Vec::new();
@@ -266,8 +344,22 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
     let sender_cert = a.sender_cert.as_deref().map(load_one_cert).transpose()?;
     let input = read_input(&a.io.input)?;
     let pol = policy(a.allow_legacy);
-    let sign = mss::SignOptions { opaque: false, digest: parse_digest(&a.digest)?, scheme: if a.pss { SignatureScheme::RsaPss } else { SignatureScheme::RsaPkcs1v15 }, policy: pol };
-    let opts = mss::EncryptOptions { cipher, key_transport, sign, policy: pol };
+    let sign = mss::SignOptions {
+        opaque: false,
+        digest: parse_digest(&a.digest)?,
+        scheme: if a.pss {
+            SignatureScheme::RsaPss
+        } else {
+            SignatureScheme::RsaPkcs1v15
+        },
+        policy: pol,
+    };
+    let opts = mss::EncryptOptions {
+        cipher,
+        key_transport,
+        sign,
+        policy: pol,
+    };
     let out = match &a.sign_with {
         Some(idp) => {
             let id = load_identity(idp, &a.pin)?;
@@ -295,11 +387,18 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
     for p in &a.certs {
         extra.extend(load_certs(p)?);
     }
-    let opts = mss::OpenOptions { keys: ids.iter().map(|i| i as &dyn mss::DecryptionKey).collect(), trust_anchors: anchors, extra_certs: extra, policy: policy(a.allow_legacy), time: None };
+    let opts = mss::OpenOptions {
+        keys: ids.iter().map(|i| i as &dyn mss::DecryptionKey).collect(),
+        trust_anchors: anchors,
+        extra_certs: extra,
+        policy: policy(a.allow_legacy),
+        time: None,
+    };
     let opened = mss::open(&input, &opts)?;
     let report = &opened.report;
     if let Some(p) = &a.report_json {
-        let json = serde_json::to_vec_pretty(&report.to_json()).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&report.to_json())
+            .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
         write_output(&Some(p.clone()), &json)?;
     }
     eprint!("{}", demo::summary(report));
