@@ -201,7 +201,14 @@ pub fn secure_reply(
 ) -> Result<Vec<u8>, Error> {
     match level {
         SecurityLevel::None => Ok(draft.to_vec()),
-        SecurityLevel::Signed => sign(draft, signer, &SignOptions { policy: opts.policy, ..opts.sign }),
+        SecurityLevel::Signed => sign(
+            draft,
+            signer,
+            &SignOptions {
+                policy: opts.policy,
+                ..opts.sign
+            },
+        ),
         SecurityLevel::Encrypted | SecurityLevel::SignedEncrypted => {
             sign_and_encrypt(draft, signer, recipients, sender_encryption_cert, opts)
         }

@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use mss::{
-    Certificate, ContentCipher, EncryptOptions, LayerKind, OpenOptions, Report, SecurityLevel, SignOptions,
-    SignatureStatus, reply_level,
+    Certificate, ContentCipher, EncryptOptions, LayerKind, OpenOptions, Report, SecurityLevel,
+    SignOptions, SignatureStatus, reply_level,
 };
 use mss_token::SoftwareIdentity;
 use mss_token::ca::{CertificateAuthority, PersonProfile};
@@ -24,10 +24,22 @@ fn pki() -> &'static Pki {
     PKI.get_or_init(|| {
         let ca = CertificateAuthority::new("Journeys CA", 2048).expect("CA");
         let other_ca = CertificateAuthority::new("Elsewhere CA", 2048).expect("CA");
-        let alice = ca.issue(&PersonProfile::new("Alice", "alice@example.test")).expect("alice");
-        let bob = ca.issue(&PersonProfile::new("Bob", "bob@example.test")).expect("bob");
-        let carol = ca.issue(&PersonProfile::new("Carol", "carol@example.test")).expect("carol");
-        Pki { ca, alice, bob, carol, other_ca }
+        let alice = ca
+            .issue(&PersonProfile::new("Alice", "alice@example.test"))
+            .expect("alice");
+        let bob = ca
+            .issue(&PersonProfile::new("Bob", "bob@example.test"))
+            .expect("bob");
+        let carol = ca
+            .issue(&PersonProfile::new("Carol", "carol@example.test"))
+            .expect("carol");
+        Pki {
+            ca,
+            alice,
+            bob,
+            carol,
+            other_ca,
+        }
     })
 }
 
@@ -38,8 +50,19 @@ fn anchors() -> Vec<Certificate> {
 }
 
 fn open_as(msg: &[u8], key: Option<&SoftwareIdentity>) -> mss::Opened {
-    let keys: Vec<&dyn mss::DecryptionKey> = key.into_iter().map(|k| k as &dyn mss::DecryptionKey).collect();
-    mss::open(msg, &OpenOptions { keys, trust_anchors: anchors(), ..Default::default() }).expect("open")
+    let keys: Vec<&dyn mss::DecryptionKey> = key
+        .into_iter()
+        .map(|k| k as &dyn mss::DecryptionKey)
+        .collect();
+    mss::open(
+        msg,
+        &OpenOptions {
+            keys,
+            trust_anchors: anchors(),
+            ..Default::default()
+        },
+    )
+    .expect("open")
 }
 
 fn body_of(msg: &[u8]) -> String {
@@ -60,12 +83,18 @@ fn signed_message_opens_valid_and_keeps_headers_outside() {
     let p = pki();
     let signed = mss::sign(DRAFT, &p.alice, &SignOptions::default()).unwrap();
     let text = body_of(&signed);
-    assert!(text.starts_with("From: Alice"), "RFC 5322 headers stay outside: {text}");
+    assert!(
+        text.starts_with("From: Alice"),
+        "RFC 5322 headers stay outside: {text}"
+    );
     assert!(text.contains("multipart/signed"));
     let opened = open_as(&signed, None);
     assert_eq!(opened.report.signatures.len(), 1);
     assert_eq!(opened.report.signatures[0].status, SignatureStatus::Valid);
-    assert_eq!(opened.report.signatures[0].signer.email.as_deref(), Some("alice@example.test"));
+    assert_eq!(
+        opened.report.signatures[0].signer.email.as_deref(),
+        Some("alice@example.test")
+    );
     assert!(!opened.report.encrypted);
     assert!(body_of(&opened.message).contains("Hello Bob."));
     assert!(body_of(&opened.message).contains("Subject: test"));
@@ -75,25 +104,60 @@ fn signed_message_opens_valid_and_keeps_headers_outside() {
 #[test]
 fn encryption_always_includes_the_sender() {
     let p = pki();
-    let sealed = mss::encrypt(DRAFT, &[p.bob.certificate().clone()], p.alice.certificate(), &EncryptOptions::default()).unwrap();
+    let sealed = mss::encrypt(
+        DRAFT,
+        &[p.bob.certificate().clone()],
+        p.alice.certificate(),
+        &EncryptOptions::default(),
+    )
+    .unwrap();
     for reader in [&p.bob, &p.alice] {
         let opened = open_as(&sealed, Some(reader));
         assert!(opened.report.encrypted);
         assert!(body_of(&opened.message).contains("Hello Bob."));
     }
-    let err = mss::open(&sealed, &OpenOptions { keys: vec![&p.carol], ..Default::default() }).unwrap_err();
-    assert!(matches!(err, mss::Error::NotARecipient { recipients: 2 }), "{err}");
+    let err = mss::open(
+        &sealed,
+        &OpenOptions {
+            keys: vec![&p.carol],
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, mss::Error::NotARecipient { recipients: 2 }),
+        "{err}"
+    );
 }
 
 #[test]
 fn cbc_without_signature_is_flagged_gcm_is_not() {
     let p = pki();
-    let cbc = mss::encrypt(DRAFT, &[p.bob.certificate().clone()], p.alice.certificate(), &EncryptOptions::default()).unwrap();
+    let cbc = mss::encrypt(
+        DRAFT,
+        &[p.bob.certificate().clone()],
+        p.alice.certificate(),
+        &EncryptOptions::default(),
+    )
+    .unwrap();
     let r = open_as(&cbc, Some(&p.bob)).report;
-    assert!(r.warnings.iter().any(|w| w == "unauthenticated-encryption"), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w == "unauthenticated-encryption"),
+        "{:?}",
+        r.warnings
+    );
     assert_eq!(reply_level(&r), SecurityLevel::Encrypted);
-    let gcm_opts = EncryptOptions { cipher: ContentCipher::Aes128Gcm, ..Default::default() };
-    let gcm = mss::encrypt(DRAFT, &[p.bob.certificate().clone()], p.alice.certificate(), &gcm_opts).unwrap();
+    let gcm_opts = EncryptOptions {
+        cipher: ContentCipher::Aes128Gcm,
+        ..Default::default()
+    };
+    let gcm = mss::encrypt(
+        DRAFT,
+        &[p.bob.certificate().clone()],
+        p.alice.certificate(),
+        &gcm_opts,
+    )
+    .unwrap();
     let r = open_as(&gcm, Some(&p.bob)).report;
     assert!(r.authenticated_encryption);
     assert_eq!(r.layers[0].kind, LayerKind::AuthEnveloped);
@@ -103,7 +167,14 @@ fn cbc_without_signature_is_flagged_gcm_is_not() {
 #[test]
 fn sign_and_encrypt_reports_both_layers() {
     let p = pki();
-    let sealed = mss::sign_and_encrypt(DRAFT, &p.alice, &[p.bob.certificate().clone()], None, &EncryptOptions::default()).unwrap();
+    let sealed = mss::sign_and_encrypt(
+        DRAFT,
+        &p.alice,
+        &[p.bob.certificate().clone()],
+        None,
+        &EncryptOptions::default(),
+    )
+    .unwrap();
     let opened = open_as(&sealed, Some(&p.bob));
     let kinds: Vec<LayerKind> = opened.report.layers.iter().map(|l| l.kind).collect();
     assert_eq!(kinds, vec![LayerKind::Enveloped, LayerKind::SignedDetached]);
@@ -116,12 +187,39 @@ fn sign_and_encrypt_reports_both_layers() {
 #[test]
 fn triple_wrap_is_reported_layer_by_layer() {
     let p = pki();
-    let inner = mss::sign_and_encrypt(DRAFT, &p.alice, &[p.bob.certificate().clone()], None, &EncryptOptions::default()).unwrap();
-    let outer = mss::sign(&inner, &p.carol, &SignOptions { opaque: true, ..Default::default() }).unwrap();
+    let inner = mss::sign_and_encrypt(
+        DRAFT,
+        &p.alice,
+        &[p.bob.certificate().clone()],
+        None,
+        &EncryptOptions::default(),
+    )
+    .unwrap();
+    let outer = mss::sign(
+        &inner,
+        &p.carol,
+        &SignOptions {
+            opaque: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let opened = open_as(&outer, Some(&p.bob));
     let kinds: Vec<LayerKind> = opened.report.layers.iter().map(|l| l.kind).collect();
-    assert_eq!(kinds, vec![LayerKind::SignedOpaque, LayerKind::Enveloped, LayerKind::SignedDetached]);
-    let emails: Vec<_> = opened.report.signatures.iter().map(|s| s.signer.email.clone().unwrap_or_default()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            LayerKind::SignedOpaque,
+            LayerKind::Enveloped,
+            LayerKind::SignedDetached
+        ]
+    );
+    let emails: Vec<_> = opened
+        .report
+        .signatures
+        .iter()
+        .map(|s| s.signer.email.clone().unwrap_or_default())
+        .collect();
     assert_eq!(emails, vec!["carol@example.test", "alice@example.test"]);
     assert!(opened.report.all_signatures_valid());
     assert!(body_of(&opened.message).contains("Hello Bob."));
@@ -135,7 +233,16 @@ fn every_open_verifies_again() {
     assert!(now.report.all_signatures_valid());
     // The same bytes, opened later than the certificate's validity: a fresh verdict.
     let later = SystemTime::now() + Duration::from_secs(3 * 365 * 24 * 3600);
-    let r = mss::open(&signed, &OpenOptions { trust_anchors: anchors(), time: Some(later), ..Default::default() }).unwrap().report;
+    let r = mss::open(
+        &signed,
+        &OpenOptions {
+            trust_anchors: anchors(),
+            time: Some(later),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .report;
     assert_eq!(r.signatures[0].status, SignatureStatus::Expired);
     // And again now: still valid (nothing was cached either way).
     assert!(open_as(&signed, None).report.all_signatures_valid());
@@ -145,24 +252,46 @@ fn every_open_verifies_again() {
 fn untrusted_signer_and_tampering_are_never_valid() {
     let p = pki();
     let signed = mss::sign(DRAFT, &p.alice, &SignOptions::default()).unwrap();
-    let r = mss::open(&signed, &OpenOptions { trust_anchors: vec![p.other_ca.certificate().clone()], ..Default::default() })
-        .unwrap()
-        .report;
+    let r = mss::open(
+        &signed,
+        &OpenOptions {
+            trust_anchors: vec![p.other_ca.certificate().clone()],
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .report;
     assert_eq!(r.signatures[0].status, SignatureStatus::Untrusted);
     assert!(!r.all_signatures_valid());
     let tampered = body_of(&signed).replace("Hello Bob.", "Hello Bob!");
     let r = open_as(tampered.as_bytes(), None).report;
     assert_eq!(r.signatures[0].status, SignatureStatus::Invalid);
     // Opaque signed data: the encapsulated content changed inside the DER.
-    let opaque = mss::sign(DRAFT, &p.alice, &SignOptions { opaque: true, ..Default::default() }).unwrap();
+    let opaque = mss::sign(
+        DRAFT,
+        &p.alice,
+        &SignOptions {
+            opaque: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let opened = open_as(&opaque, None);
     assert!(opened.report.all_signatures_valid());
     let text = body_of(&opaque);
     let (head, b64) = text.split_once("\r\n\r\n").unwrap();
     let mut der = mss_cms::mime::decode_transfer_encoding(b64.as_bytes(), Some("base64")).unwrap();
-    let at = der.windows(9).position(|w| w == b"Hello Bob").expect("content inside");
+    let at = der
+        .windows(9)
+        .position(|w| w == b"Hello Bob")
+        .expect("content inside");
     der[at] = b'J';
-    let forged = [head.as_bytes(), b"\r\n\r\n", &mss_cms::mime::encode_base64_lines(&der)].concat();
+    let forged = [
+        head.as_bytes(),
+        b"\r\n\r\n",
+        &mss_cms::mime::encode_base64_lines(&der),
+    ]
+    .concat();
     let r = open_as(&forged, None).report;
     assert_eq!(r.signatures[0].status, SignatureStatus::Invalid);
 }
@@ -173,7 +302,11 @@ fn signer_other_than_sender_is_flagged() {
     let signed = mss::sign(DRAFT, &p.carol, &SignOptions::default()).unwrap();
     let r = open_as(&signed, None).report;
     assert_eq!(r.signatures[0].status, SignatureStatus::Valid);
-    assert!(r.warnings.iter().any(|w| w == "signer-mismatch"), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w == "signer-mismatch"),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]
@@ -186,7 +319,15 @@ fn replies_keep_the_original_level() {
         (SecurityLevel::Encrypted, true, true),
         (SecurityLevel::SignedEncrypted, true, true),
     ] {
-        let out = mss::secure_reply(reply, level, &p.bob, &[p.alice.certificate().clone()], None, &EncryptOptions::default()).unwrap();
+        let out = mss::secure_reply(
+            reply,
+            level,
+            &p.bob,
+            &[p.alice.certificate().clone()],
+            None,
+            &EncryptOptions::default(),
+        )
+        .unwrap();
         let r = open_as(&out, Some(&p.alice)).report;
         assert_eq!(r.encrypted, encrypted, "{level:?}");
         assert_eq!(r.is_signed(), signed, "{level:?}");
@@ -199,28 +340,69 @@ fn replies_keep_the_original_level() {
 #[test]
 fn legacy_production_needs_the_legacy_policy() {
     let p = pki();
-    let opts = EncryptOptions { cipher: ContentCipher::DesEde3Cbc, ..Default::default() };
-    let err = mss::encrypt(DRAFT, &[p.bob.certificate().clone()], p.alice.certificate(), &opts).unwrap_err();
-    assert!(matches!(err, mss::Error::PolicyViolation { ref policy, .. } if policy == "standard"), "{err}");
+    let opts = EncryptOptions {
+        cipher: ContentCipher::DesEde3Cbc,
+        ..Default::default()
+    };
+    let err = mss::encrypt(
+        DRAFT,
+        &[p.bob.certificate().clone()],
+        p.alice.certificate(),
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, mss::Error::PolicyViolation { ref policy, .. } if policy == "standard"),
+        "{err}"
+    );
     let legacy = mss::LegacyPolicy;
-    let opts = EncryptOptions { cipher: ContentCipher::DesEde3Cbc, policy: &legacy, ..Default::default() };
-    let sealed = mss::encrypt(DRAFT, &[p.bob.certificate().clone()], p.alice.certificate(), &opts).unwrap();
+    let opts = EncryptOptions {
+        cipher: ContentCipher::DesEde3Cbc,
+        policy: &legacy,
+        ..Default::default()
+    };
+    let sealed = mss::encrypt(
+        DRAFT,
+        &[p.bob.certificate().clone()],
+        p.alice.certificate(),
+        &opts,
+    )
+    .unwrap();
     let r = open_as(&sealed, Some(&p.bob)).report;
-    assert!(r.warnings.iter().any(|w| w.starts_with("weak-algorithm")), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w.starts_with("weak-algorithm")),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]
 fn report_json_has_the_documented_shape() {
     let p = pki();
-    let sealed = mss::sign_and_encrypt(DRAFT, &p.alice, &[p.bob.certificate().clone()], None, &EncryptOptions::default()).unwrap();
+    let sealed = mss::sign_and_encrypt(
+        DRAFT,
+        &p.alice,
+        &[p.bob.certificate().clone()],
+        None,
+        &EncryptOptions::default(),
+    )
+    .unwrap();
     let j = open_as(&sealed, Some(&p.bob)).report.to_json();
     assert_eq!(j["encrypted"], true);
     assert_eq!(j["content_cipher"], "aes-256-cbc");
     assert_eq!(j["signatures"][0]["status"], "valid");
     assert_eq!(j["signatures"][0]["signer"]["email"], "alice@example.test");
-    assert!(j["signatures"][0]["signer"]["subject"].as_str().unwrap().contains("Alice"));
+    assert!(
+        j["signatures"][0]["signer"]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Alice")
+    );
     assert_eq!(j["signatures"][0]["digest"], "sha256");
-    assert_eq!(j["signatures"][0]["signature_algorithm"], "rsa-pkcs1v15-sha256");
+    assert_eq!(
+        j["signatures"][0]["signature_algorithm"],
+        "rsa-pkcs1v15-sha256"
+    );
     assert!(j["warnings"].is_array());
     assert_eq!(j["reply_level"], "signed-encrypted");
 }
