@@ -225,7 +225,7 @@ pub mod signed_data {
         Some(explicit.children_mut()[0].bytes_mut())
     }
 
-    /// The `certificates` field ([0] IMPLICIT SET OF), if present.
+    /// The `certificates` field (`[0] IMPLICIT SET OF`), if present.
     pub fn certificates(ci: &mut Node) -> Option<&mut Vec<Node>> {
         let sd = body(ci);
         sd.children_mut()

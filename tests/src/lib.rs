@@ -488,12 +488,12 @@ impl Workdir {
         w.write("ca.der", &pki.ca_der);
         w.write("other-ca.pem", pki.other_ca_pem.as_bytes());
         for u in pki.users() {
-            w.write(&format!("{}.key", u.name), u.key_pem.as_bytes());
-            w.write(&format!("{}.pem", u.name), u.cert_pem.as_bytes());
-            w.write(&format!("{}.der", u.name), &u.cert_der);
-            w.write(&format!("{}.p12", u.name), &u.p12);
+            w.write(format!("{}.key", u.name), u.key_pem.as_bytes());
+            w.write(format!("{}.pem", u.name), u.cert_pem.as_bytes());
+            w.write(format!("{}.der", u.name), &u.cert_der);
+            w.write(format!("{}.p12", u.name), &u.p12);
             w.write(
-                &format!("{}-identity.pem", u.name),
+                format!("{}-identity.pem", u.name),
                 format!("{}{}{}", u.key_pem, u.cert_pem, pki.ca_pem).as_bytes(),
             );
         }

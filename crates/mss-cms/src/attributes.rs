@@ -56,6 +56,34 @@ pub struct SigningCertificateV2 {
     pub policies: Option<Any>,
 }
 
+/// ```text
+/// ESSCertID ::= SEQUENCE {
+///     certHash Hash,  -- SHA-1 of the whole certificate
+///     issuerSerial IssuerSerial OPTIONAL }
+/// ```
+/// (RFC 2634 §5.4.1). Read only: mss writes `signingCertificateV2`.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct EssCertId {
+    /// SHA-1 hash of the whole certificate DER.
+    pub cert_hash: OctetString,
+    /// IssuerSerial (kept opaque).
+    pub issuer_serial: Option<Any>,
+}
+
+/// ```text
+/// SigningCertificate ::= SEQUENCE {
+///     certs SEQUENCE OF ESSCertID,
+///     policies SEQUENCE OF PolicyInformation OPTIONAL }
+/// ```
+/// (RFC 2634 §5.4). Read only.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct SigningCertificate {
+    /// The signer's certificate first.
+    pub certs: Vec<EssCertId>,
+    /// Policies (kept opaque).
+    pub policies: Option<Any>,
+}
+
 fn attr(oid: ObjectIdentifier, value: Any) -> Result<Attribute, CmsError> {
     let mut values = SetOfVec::new();
     values
@@ -122,10 +150,10 @@ pub fn signing_certificate_v2(cert_der: &[u8]) -> Result<Attribute, CmsError> {
 
 /// The single value of attribute `oid` in `attrs`. Several attributes of that type, or
 /// several values, are malformed (RFC 5652 §11 requires exactly one).
-pub fn single_value<'a>(
-    attrs: &'a [Attribute],
+pub fn single_value(
+    attrs: &[Attribute],
     oid: ObjectIdentifier,
-) -> Result<Option<&'a Any>, CmsError> {
+) -> Result<Option<&Any>, CmsError> {
     let mut found = attrs.iter().filter(|a| a.oid == oid);
     let Some(a) = found.next() else {
         return Ok(None);
@@ -136,4 +164,14 @@ pub fn single_value<'a>(
         )));
     }
     Ok(a.values.iter().next())
+}
+
+/// The first attribute type occurring more than once in `attrs`, if any.
+///
+/// A signer's attribute set with two attributes of one type is ambiguous (which one
+/// did the signer mean?); RFC 5652 §11 and RFC 5035 §3 forbid it for the types they
+/// define, and mss refuses it for every type in signed attributes.
+pub fn duplicate_type(attrs: &[Attribute]) -> Option<ObjectIdentifier> {
+    let mut seen = std::collections::BTreeSet::new();
+    attrs.iter().map(|a| a.oid).find(|oid| !seen.insert(*oid))
 }

@@ -105,10 +105,10 @@ pub fn read_header(input: &[u8]) -> Result<Header, CmsError> {
         }
         Some(len)
     };
-    if let Some(len) = length {
-        if len > input.len().saturating_sub(pos) {
-            return Err(malformed("length runs past the end of the input"));
-        }
+    if let Some(len) = length
+        && len > input.len().saturating_sub(pos)
+    {
+        return Err(malformed("length runs past the end of the input"));
     }
     Ok(Header {
         class,
@@ -177,14 +177,29 @@ fn is_universal_string_type(number: u32) -> bool {
     )
 }
 
-struct Child {
-    header: Header,
-    /// Full normalised TLV.
-    tlv: Vec<u8>,
-    /// Normalised value (for string merging).
-    value: Vec<u8>,
+/// Append the normalised TLV `(h, value)` to `out`.
+fn write_tlv(out: &mut Vec<u8>, h: &Header, value: &[u8]) {
+    encode_identifier(out, h.class, h.constructed, h.number);
+    encode_length(out, value.len());
+    out.extend_from_slice(value);
 }
 
+/// Is the third child `c` of a SEQUENCE whose first two children are `first` the
+/// `[0] IMPLICIT OCTET STRING` of an `EncryptedContentInfo` sent constructed?
+fn is_implicit_octets(first: &[Option<Header>; 2], c: &Header) -> bool {
+    let oid_then_seq = matches!(
+        first,
+        [Some(a), Some(b)] if a.class == 0 && a.number == 6 && b.class == 0 && b.number == 16
+    );
+    oid_then_seq && c.class == 2 && c.number == 0 && c.constructed
+}
+
+/// Parse one element and return it normalised.
+///
+/// Children are written into the parent's value as soon as they are parsed, so that
+/// the work and memory are linear in the input: each nesting level copies the content
+/// once, and no per-child bookkeeping is kept (a flood of tiny segments costs no more
+/// than their bytes).
 fn parse_element(input: &[u8], depth: usize) -> Result<Element, CmsError> {
     if depth > MAX_DEPTH {
         return Err(CmsError::Malformed("BER: nesting too deep".into()));
@@ -214,7 +229,13 @@ fn parse_element(input: &[u8], depth: usize) -> Result<Element, CmsError> {
         ),
         None => (body, false),
     };
-    let mut children: Vec<Child> = Vec::new();
+    // A constructed universal string is the concatenation of its segments, emitted
+    // primitive; a SEQUENCE may hold EncryptedContentInfo's [0] IMPLICIT OCTET STRING.
+    let is_string = header.class == 0 && is_universal_string_type(header.number);
+    let is_sequence = header.class == 0 && header.number == 16;
+    let mut value = Vec::new();
+    let mut first: [Option<Header>; 2] = [None, None];
+    let mut index = 0usize;
     let mut pos = 0;
     let mut terminated = definite;
     while pos < region.len() {
@@ -233,66 +254,40 @@ fn parse_element(input: &[u8], depth: usize) -> Result<Element, CmsError> {
         }
         let child = parse_element(rest, depth + 1)?;
         pos += child.consumed;
-        let h = child.header;
-        let mut tlv = Vec::new();
-        encode_identifier(&mut tlv, h.class, h.constructed, h.number);
-        encode_length(&mut tlv, child.value.len());
-        tlv.extend_from_slice(&child.value);
-        children.push(Child {
-            header: h,
-            tlv,
-            value: child.value,
-        });
+        let ch = child.header;
+        if is_string {
+            if ch.class != 0 || ch.number != header.number {
+                return Err(malformed("constructed string with a foreign segment"));
+            }
+            value.extend_from_slice(&child.value);
+        } else if is_sequence && index == 2 && is_implicit_octets(&first, &ch) {
+            // The normalised children of the [0] are OCTET STRING TLVs: concatenate.
+            let segs = split_children(&child.value)?;
+            if segs.iter().all(|(sh, _)| sh.is_octet_string()) {
+                let merged_len: usize = segs.iter().map(|(_, v)| v.len()).sum();
+                encode_identifier(&mut value, 2, false, 0);
+                encode_length(&mut value, merged_len);
+                for (_, v) in segs {
+                    value.extend_from_slice(v);
+                }
+            } else {
+                write_tlv(&mut value, &ch, &child.value);
+            }
+        } else {
+            write_tlv(&mut value, &ch, &child.value);
+        }
+        if let Some(slot) = first.get_mut(index) {
+            *slot = Some(ch);
+        }
+        index += 1;
     }
     if !terminated {
         return Err(malformed("missing end-of-contents"));
     }
     let consumed = header.header_len + pos;
-
-    // A constructed universal string: concatenate the segments, emit primitive.
-    if header.class == 0 && is_universal_string_type(header.number) {
-        let mut value = Vec::new();
-        for c in &children {
-            if c.header.class != 0 || c.header.number != header.number {
-                return Err(malformed("constructed string with a foreign segment"));
-            }
-            value.extend_from_slice(&c.value);
-        }
-        let mut h = header;
-        h.constructed = false;
-        return Ok(Element {
-            header: h,
-            value,
-            consumed,
-        });
-    }
-
-    // SEQUENCE: recognise EncryptedContentInfo's [0] IMPLICIT OCTET STRING.
-    let mut value = Vec::new();
-    let is_sequence = header.class == 0 && header.number == 16;
-    for (i, c) in children.iter().enumerate() {
-        let implicit_octets = is_sequence
-            && i == 2
-            && c.header.class == 2
-            && c.header.number == 0
-            && c.header.constructed
-            && children[0].header.class == 0
-            && children[0].header.number == 6
-            && children[1].header.class == 0
-            && children[1].header.number == 16;
-        if implicit_octets {
-            // The normalised children of the [0] are OCTET STRING TLVs: concatenate values.
-            let segs = split_children(&c.value)?;
-            if segs.iter().all(|(h, _)| h.is_octet_string()) {
-                let mut merged = Vec::new();
-                for (_, v) in segs {
-                    merged.extend_from_slice(v);
-                }
-                value.extend_from_slice(&encode_tlv(2, false, 0, &merged));
-                continue;
-            }
-        }
-        value.extend_from_slice(&c.tlv);
+    let mut header = header;
+    if is_string {
+        header.constructed = false;
     }
     Ok(Element {
         header,

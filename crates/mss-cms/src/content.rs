@@ -102,6 +102,35 @@ impl ContentInfo {
         ContentType::from_oid(self.content_type)
     }
 
+    /// The payload of an `id-data` ContentInfo (RFC 5652 §4): the value of its
+    /// `OCTET STRING`, whether it was sent primitive or BER-segmented (RFC 4134 §3.1,
+    /// §3.2).
+    ///
+    /// Another content type, or a content that is not an `OCTET STRING`, is
+    /// [`CmsError::Malformed`].
+    pub fn data_content(&self) -> Result<Vec<u8>, CmsError> {
+        if self.kind() != ContentType::Data {
+            return Err(CmsError::Malformed(format!(
+                "ContentInfo of type {} is not id-data",
+                self.content_type
+            )));
+        }
+        let h = ber::read_header(&self.content)?;
+        if !h.is_octet_string() || h.constructed {
+            return Err(CmsError::Malformed(
+                "id-data content is not an OCTET STRING".into(),
+            ));
+        }
+        let len = h
+            .length
+            .ok_or_else(|| CmsError::Malformed("id-data content has no length".into()))?;
+        let end = h.header_len.checked_add(len).filter(|e| *e == self.content.len());
+        let end = end.ok_or_else(|| {
+            CmsError::Malformed("id-data content length does not match its encoding".into())
+        })?;
+        Ok(self.content[h.header_len..end].to_vec())
+    }
+
     /// Encode `ContentInfo { content_type, [0] content }` as DER.
     pub fn encode(content_type: ObjectIdentifier, content_tlv: &[u8]) -> Result<Vec<u8>, CmsError> {
         use der::Encode;

@@ -30,7 +30,7 @@ use mss_algs::oid;
 use mss_algs::policy::{Policy, Usage, Verdict};
 use mss_algs::signature::{SignatureAlgorithm, public_key_bits, verify_digest};
 
-use crate::attributes::{self, SigningCertificateV2};
+use crate::attributes::{self, SigningCertificate, SigningCertificateV2};
 use crate::content::ContentInfo;
 use crate::{CmsError, ber};
 
@@ -115,7 +115,7 @@ pub fn sign(
     for s in signers {
         let alg = s.algorithm;
         let cert = s.key.certificate();
-        let bits = public_key_bits(cert.tbs_certificate().subject_public_key_info().into())?;
+        let bits = public_key_bits(cert.tbs_certificate().subject_public_key_info())?;
         check_verdict(policy.digest(alg.digest, Usage::Produce))
             .map_err(|e| name_policy(e, policy))?;
         check_verdict(policy.signature(&alg, bits, Usage::Produce))
@@ -288,9 +288,24 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
     let mut certificates = Vec::new();
     let mut undecodable_certificates = 0;
     let mut signer_set = None;
+    // certificates [0], crls [1], signerInfos SET: each at most once, in this order,
+    // signerInfos last (RFC 5652 §5.1).
+    let mut next_allowed = 0u8;
     for (fh, tlv) in it {
-        match (fh.class, fh.number) {
-            (2, 0) => {
+        let rank = match (fh.class, fh.number, fh.constructed) {
+            (2, 0, true) => 0,
+            (2, 1, true) => 1,
+            (0, 17, true) => 2,
+            _ => return Err(CmsError::Malformed("SignedData: unexpected field".into())),
+        };
+        if signer_set.is_some() || rank < next_allowed {
+            return Err(CmsError::Malformed(
+                "SignedData: fields out of order or repeated".into(),
+            ));
+        }
+        next_allowed = rank + 1;
+        match rank {
+            0 => {
                 for (ch, ctlv) in ber::split_tlvs(&tlv[fh.header_len..])? {
                     if is_universal(&ch, 16) {
                         match Certificate::from_der(ctlv) {
@@ -300,9 +315,8 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
                     }
                 }
             }
-            (2, 1) => {} // CRLs: read by the trust layer (issue: CRL v2) from here later.
-            (0, 17) => signer_set = Some(&tlv[fh.header_len..]),
-            _ => return Err(CmsError::Malformed("SignedData: unexpected field".into())),
+            1 => {} // CRLs: read by the trust layer (issue: CRL v2) from here later.
+            _ => signer_set = Some(&tlv[fh.header_len..]),
         }
     }
     let signer_set =
@@ -312,13 +326,20 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
         if !is_universal(&sh, 16) {
             return Err(CmsError::Malformed("SignerInfo is not a SEQUENCE".into()));
         }
+        // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm,
+        //   signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL, ... }: the signed
+        // attributes, when present, are the fourth field (sid may itself be a
+        // primitive [0], the subjectKeyIdentifier).
         let mut signed_attrs_der = None;
-        for (ah, atlv) in ber::split_tlvs(&stlv[sh.header_len..])? {
-            if ah.class == 2 && ah.number == 0 && ah.constructed {
-                let mut v = atlv.to_vec();
-                v[0] = 0x31; // [0] IMPLICIT SET OF → SET OF (RFC 5652 §5.4)
-                signed_attrs_der = Some(v);
-            }
+        let fields = ber::split_tlvs(&stlv[sh.header_len..])?;
+        if let Some((ah, atlv)) = fields.get(3)
+            && ah.class == 2
+            && ah.number == 0
+            && ah.constructed
+        {
+            let mut v = atlv.to_vec();
+            v[0] = 0x31; // [0] IMPLICIT SET OF → SET OF (RFC 5652 §5.4)
+            signed_attrs_der = Some(v);
         }
         signers.push(ParsedSigner {
             info: SignerInfo::from_der(stlv).map_err(|e| e.to_string()),
@@ -509,6 +530,11 @@ fn verify_inner(
     let signed_digest = match (&info.signed_attrs, &s.signed_attrs_der) {
         (Some(attrs), Some(raw)) => {
             let attrs: Vec<Attribute> = attrs.iter().cloned().collect();
+            if let Some(dup) = attributes::duplicate_type(&attrs) {
+                return Err(SignatureError::Malformed(format!(
+                    "signed attribute {dup} occurs more than once"
+                )));
+            }
             let md = attributes::single_value(&attrs, oid::ID_MESSAGE_DIGEST)
                 .map_err(|e| SignatureError::Malformed(e.to_string()))?
                 .ok_or(SignatureError::MissingAttribute("messageDigest"))?;
@@ -524,15 +550,20 @@ fn verify_inner(
             if ct != sd.content_type {
                 return Err(SignatureError::ContentTypeMismatch);
             }
-            if let Ok(Some(t)) = attributes::single_value(&attrs, oid::ID_SIGNING_TIME) {
-                if let Ok(t) = t.decode_as::<Time>() {
-                    r.signing_time = Some(t.to_system_time());
-                }
+            if let Ok(Some(t)) = attributes::single_value(&attrs, oid::ID_SIGNING_TIME)
+                && let Ok(t) = t.decode_as::<Time>()
+            {
+                r.signing_time = Some(t.to_system_time());
             }
             if let Some(scv2) = attributes::single_value(&attrs, oid::ID_AA_SIGNING_CERTIFICATE_V2)
                 .map_err(|e| SignatureError::Malformed(e.to_string()))?
             {
-                check_signing_certificate(scv2, &cert)?;
+                check_signing_certificate_v2(scv2, &cert)?;
+            }
+            if let Some(scv1) = attributes::single_value(&attrs, oid::ID_AA_SIGNING_CERTIFICATE)
+                .map_err(|e| SignatureError::Malformed(e.to_string()))?
+            {
+                check_signing_certificate_v1(scv1, &cert)?;
             }
             if md.as_bytes() != content_digest.as_slice() {
                 return Err(SignatureError::DigestMismatch);
@@ -557,7 +588,28 @@ fn verify_inner(
     })
 }
 
-fn check_signing_certificate(value: &Any, cert: &Certificate) -> Result<(), SignatureError> {
+/// ESS signingCertificate (RFC 2634 §5.4): the first ESSCertID is the SHA-1 hash of the
+/// signer's certificate.
+fn check_signing_certificate_v1(value: &Any, cert: &Certificate) -> Result<(), SignatureError> {
+    let v = value
+        .decode_as::<SigningCertificate>()
+        .map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    let first = v
+        .certs
+        .first()
+        .ok_or(SignatureError::Malformed("empty signingCertificate".into()))?;
+    let cert_der = cert
+        .to_der()
+        .map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    if DigestAlgorithm::Sha1.digest(&cert_der) != first.cert_hash.as_bytes() {
+        return Err(SignatureError::SigningCertificateMismatch);
+    }
+    Ok(())
+}
+
+/// ESS signingCertificateV2 (RFC 5035 §3): the first ESSCertIDv2 is the hash of the
+/// signer's certificate (SHA-256 when the algorithm is absent).
+fn check_signing_certificate_v2(value: &Any, cert: &Certificate) -> Result<(), SignatureError> {
     let v = value
         .decode_as::<SigningCertificateV2>()
         .map_err(|e| SignatureError::Malformed(e.to_string()))?;

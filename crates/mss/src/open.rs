@@ -97,7 +97,16 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
         }
     };
     for _ in 0..MAX_LAYERS + 1 {
-        let (_, kind) = mime::classify(&entity)?;
+        let kind = match mime::classify(&entity) {
+            Ok((_, kind)) => kind,
+            // Inside a CMS layer the content need not be MIME (a bare CMS object may hold
+            // any bytes): it is then handed back as it stands.
+            Err(_) if !ctx.report.layers.is_empty() && !looks_like_mime(&entity) => {
+                ctx.report.warn("inner-content-not-mime");
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let next = match kind {
             SmimeEntity::Plain => break,
             SmimeEntity::MultipartSigned {
@@ -135,6 +144,18 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
         None => entity,
     };
     Ok(Opened { message, report })
+}
+
+/// Does `entity` start like a MIME entity (a header field, or an empty header block)?
+fn looks_like_mime(entity: &[u8]) -> bool {
+    if entity.starts_with(b"\r\n") || entity.starts_with(b"\n") {
+        return true;
+    }
+    let line = entity.split(|b| *b == b'\n').next().unwrap_or_default();
+    match line.iter().position(|b| *b == b':') {
+        Some(colon) => colon > 0 && line[..colon].iter().all(|b| b.is_ascii_graphic()),
+        None => false,
+    }
 }
 
 fn report_warn(r: &mut Report, w: &str) {

@@ -406,3 +406,16 @@ fn report_json_has_the_documented_shape() {
     assert!(j["warnings"].is_array());
     assert_eq!(j["reply_level"], "signed-encrypted");
 }
+
+#[test]
+fn bare_cms_with_non_mime_content_is_handed_back_as_is() {
+    use mss_algs::signature::SignatureAlgorithm;
+    use mss_cms::signed::{SignParams, SignerSpec};
+    let p = pki();
+    let spec = SignerSpec { key: &p.alice, algorithm: SignatureAlgorithm::rsa_pkcs1v15(mss::DigestAlgorithm::Sha256), identify_by_ski: true };
+    let der = mss_cms::signed::sign(b"This is some sample content.", &[spec], &SignParams { detached: false, signing_time: None }, &mss::StandardPolicy).unwrap();
+    let opened = open_as(&der, None);
+    assert_eq!(opened.message, b"This is some sample content.");
+    assert!(opened.report.all_signatures_valid());
+    assert!(opened.report.warnings.iter().any(|w| w == "inner-content-not-mime"));
+}

@@ -423,8 +423,9 @@ pub fn build_multipart_signed(
 /// §3.2.1: `smime.p7c` for certs-only, `smime.p7z` for compressed-data,
 /// `smime.p7m` otherwise. `smime_type` is reduced to token characters.
 pub fn build_pkcs7_mime(outer: &Headers, smime_type: &str, der: &[u8]) -> Vec<u8> {
-    let t = sanitize_token(&smime_type.to_ascii_lowercase(), false);
-    let file = match t.as_str() {
+    // The type keeps its registered spelling (RFC 8551 §3.2.2: `authEnveloped-data`).
+    let t = sanitize_token(smime_type, false);
+    let file = match t.to_ascii_lowercase().as_str() {
         "certs-only" => "smime.p7c",
         "compressed-data" => "smime.p7z",
         _ => "smime.p7m",
