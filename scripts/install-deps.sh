@@ -3,6 +3,8 @@
 #
 #   openssl         -> `openssl` (OpenSSL's `cms` command)
 #   libnss3-tools   -> `cmsutil`, `certutil`, `pk12util` (Mozilla NSS)
+#   softhsm2        -> `softhsm2-util` and the PKCS#11 module the card tests drive
+#   opensc          -> `pkcs11-tool` (lays out the test card)
 #
 # Debian/Ubuntu only (apt-get). Runs as root, or through sudo otherwise.
 # Idempotent: prints nothing and touches nothing when every tool is present.
@@ -14,6 +16,8 @@ declare -A PKG_OF=(
     [cmsutil]=libnss3-tools
     [certutil]=libnss3-tools
     [pk12util]=libnss3-tools
+    [softhsm2-util]=softhsm2
+    [pkcs11-tool]=opensc
 )
 
 missing=()

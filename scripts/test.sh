@@ -15,9 +15,9 @@ section() {
 
 start=$SECONDS
 
-section "install-deps (openssl, NSS tools)"
+section "install-deps (openssl, NSS tools, SoftHSM2, OpenSC)"
 bash scripts/install-deps.sh
-for tool in openssl cmsutil certutil pk12util; do
+for tool in openssl cmsutil certutil pk12util softhsm2-util pkcs11-tool; do
     printf '  %-9s %s\n' "$tool" "$(command -v "$tool")"
 done
 openssl version

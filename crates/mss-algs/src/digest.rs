@@ -1,7 +1,7 @@
 //! Message digests: identification by OID and name, `AlgorithmIdentifier` encoding, and
 //! incremental hashing.
 //!
-//! [`Hasher`] dispatches over the RustCrypto hashers (`md-5`, `sha1`, `sha2`) with a
+//! [`Hasher`] dispatches over the RustCrypto hashers (`md2`, `md-5`, `sha1`, `sha2`) with a
 //! private enum so that callers can stream data without generics.
 
 use const_oid::ObjectIdentifier;
@@ -19,6 +19,8 @@ use crate::oid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DigestAlgorithm {
+    /// MD2 (RFC 1319). Verification of historic mail only.
+    Md2,
     /// MD5 (RFC 1321). Verification of historic mail only.
     Md5,
     /// SHA-1 (FIPS 180-4). Historic.
@@ -36,6 +38,7 @@ pub enum DigestAlgorithm {
 impl DigestAlgorithm {
     /// Every digest, for enumeration in tests and CLI help.
     pub const ALL: &'static [DigestAlgorithm] = &[
+        DigestAlgorithm::Md2,
         DigestAlgorithm::Md5,
         DigestAlgorithm::Sha1,
         DigestAlgorithm::Sha224,
@@ -47,6 +50,7 @@ impl DigestAlgorithm {
     /// The algorithm's OID (as used in CMS `DigestAlgorithmIdentifier`).
     pub fn oid(self) -> ObjectIdentifier {
         match self {
+            DigestAlgorithm::Md2 => oid::ID_MD2,
             DigestAlgorithm::Md5 => oid::ID_MD5,
             DigestAlgorithm::Sha1 => oid::ID_SHA1,
             DigestAlgorithm::Sha224 => oid::ID_SHA224,
@@ -65,9 +69,10 @@ impl DigestAlgorithm {
             .ok_or_else(|| AlgError::Unsupported(format!("digest algorithm {oid}")))
     }
 
-    /// Short lower-case name: `md5`, `sha1`, `sha224`, `sha256`, `sha384`, `sha512`.
+    /// Short lower-case name: `md2`, `md5`, `sha1`, `sha224`, `sha256`, `sha384`, `sha512`.
     pub fn name(self) -> &'static str {
         match self {
+            DigestAlgorithm::Md2 => "md2",
             DigestAlgorithm::Md5 => "md5",
             DigestAlgorithm::Sha1 => "sha1",
             DigestAlgorithm::Sha224 => "sha224",
@@ -97,6 +102,7 @@ impl DigestAlgorithm {
     /// The `micalg` parameter value of multipart/signed (RFC 5751 §3.4.3.2): `sha-256`, `md5`, …
     pub fn micalg(self) -> &'static str {
         match self {
+            DigestAlgorithm::Md2 => "md2",
             DigestAlgorithm::Md5 => "md5",
             DigestAlgorithm::Sha1 => "sha-1",
             DigestAlgorithm::Sha224 => "sha-224",
@@ -109,7 +115,7 @@ impl DigestAlgorithm {
     /// Output length in bytes.
     pub fn output_len(self) -> usize {
         match self {
-            DigestAlgorithm::Md5 => 16,
+            DigestAlgorithm::Md2 | DigestAlgorithm::Md5 => 16,
             DigestAlgorithm::Sha1 => 20,
             DigestAlgorithm::Sha224 => 28,
             DigestAlgorithm::Sha256 => 32,
@@ -121,6 +127,7 @@ impl DigestAlgorithm {
     /// A fresh incremental hasher.
     pub fn hasher(self) -> Hasher {
         let inner = match self {
+            DigestAlgorithm::Md2 => Inner::Md2(md2::Md2::new()),
             DigestAlgorithm::Md5 => Inner::Md5(md5::Md5::new()),
             DigestAlgorithm::Sha1 => Inner::Sha1(sha1::Sha1::new()),
             DigestAlgorithm::Sha224 => Inner::Sha224(sha2::Sha224::new()),
@@ -238,6 +245,7 @@ pub(crate) fn mgf1_identifier(
 
 #[derive(Clone)]
 enum Inner {
+    Md2(md2::Md2),
     Md5(md5::Md5),
     Sha1(sha1::Sha1),
     Sha224(sha2::Sha224),
@@ -264,6 +272,7 @@ impl Hasher {
     /// The algorithm this hasher computes.
     pub fn algorithm(&self) -> DigestAlgorithm {
         match self.inner {
+            Inner::Md2(_) => DigestAlgorithm::Md2,
             Inner::Md5(_) => DigestAlgorithm::Md5,
             Inner::Sha1(_) => DigestAlgorithm::Sha1,
             Inner::Sha224(_) => DigestAlgorithm::Sha224,
@@ -276,6 +285,7 @@ impl Hasher {
     /// Feed bytes.
     pub fn update(&mut self, data: &[u8]) {
         match &mut self.inner {
+            Inner::Md2(h) => h.update(data),
             Inner::Md5(h) => h.update(data),
             Inner::Sha1(h) => h.update(data),
             Inner::Sha224(h) => h.update(data),
@@ -288,6 +298,7 @@ impl Hasher {
     /// Finish and return the digest.
     pub fn finalize(self) -> Vec<u8> {
         match self.inner {
+            Inner::Md2(h) => h.finalize().to_vec(),
             Inner::Md5(h) => h.finalize().to_vec(),
             Inner::Sha1(h) => h.finalize().to_vec(),
             Inner::Sha224(h) => h.finalize().to_vec(),
@@ -348,6 +359,29 @@ mod tests {
             hx(DigestAlgorithm::Sha512, b"abc"),
             "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
              2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+        );
+    }
+
+    #[test]
+    fn md2_rfc1319_vectors() {
+        // RFC 1319 A.5 test suite.
+        let cases: [(&[u8], &str); 5] = [
+            (b"", "8350e5a3e24c153df2275c9f80692773"),
+            (b"a", "32ec01ec4a6dac72c0ab96fb34c0b5d1"),
+            (b"abc", "da853b0d3f88d99b30283a69e6ded6bb"),
+            (b"message digest", "ab4f496bfb2a530b219ff33031fe06b0"),
+            (
+                b"abcdefghijklmnopqrstuvwxyz",
+                "4e8ddff3650292ab5a4108c3aa47940b",
+            ),
+        ];
+        for (msg, want) in cases {
+            assert_eq!(hx(DigestAlgorithm::Md2, msg), want);
+        }
+        assert_eq!(DigestAlgorithm::from_name("MD2"), Ok(DigestAlgorithm::Md2));
+        assert_eq!(
+            DigestAlgorithm::from_oid(&oid::ID_MD2),
+            Ok(DigestAlgorithm::Md2)
         );
     }
 

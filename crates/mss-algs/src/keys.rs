@@ -39,3 +39,5 @@ pub trait DecryptionKey: Send + Sync {
         expected_len: Option<usize>,
     ) -> Result<Zeroizing<Vec<u8>>, AlgError>;
 }
+
+pub use crate::software_key::{KeyKind, SoftwarePrivateKey};

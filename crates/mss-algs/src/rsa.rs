@@ -105,8 +105,10 @@ impl KeyTransport {
     fn check_supported(&self) -> Result<(), AlgError> {
         match self {
             KeyTransport::RsaOaep {
-                hash: DigestAlgorithm::Md5,
-            } => Err(AlgError::Unsupported("RSAES-OAEP with MD5".to_owned())),
+                hash: DigestAlgorithm::Md5 | DigestAlgorithm::Md2,
+            } => Err(AlgError::Unsupported(
+                "RSAES-OAEP with MD5 or MD2".to_owned(),
+            )),
             _ => Ok(()),
         }
     }
@@ -241,7 +243,9 @@ pub fn encrypt_key(
             DigestAlgorithm::Sha256 => oaep_encrypt::<sha2::Sha256>(&pk, cek),
             DigestAlgorithm::Sha384 => oaep_encrypt::<sha2::Sha384>(&pk, cek),
             DigestAlgorithm::Sha512 => oaep_encrypt::<sha2::Sha512>(&pk, cek),
-            DigestAlgorithm::Md5 => Err(AlgError::Unsupported("RSAES-OAEP with MD5".to_owned())),
+            DigestAlgorithm::Md5 | DigestAlgorithm::Md2 => Err(AlgError::Unsupported(
+                "RSAES-OAEP with MD5 or MD2".to_owned(),
+            )),
         },
     }
 }
@@ -370,8 +374,10 @@ pub fn decrypt_key(
             DigestAlgorithm::Sha256 => oaep_decrypt::<sha2::Sha256>(key, encrypted)?,
             DigestAlgorithm::Sha384 => oaep_decrypt::<sha2::Sha384>(key, encrypted)?,
             DigestAlgorithm::Sha512 => oaep_decrypt::<sha2::Sha512>(key, encrypted)?,
-            DigestAlgorithm::Md5 => {
-                return Err(AlgError::Unsupported("RSAES-OAEP with MD5".to_owned()));
+            DigestAlgorithm::Md5 | DigestAlgorithm::Md2 => {
+                return Err(AlgError::Unsupported(
+                    "RSAES-OAEP with MD5 or MD2".to_owned(),
+                ));
             }
         },
     };
@@ -417,6 +423,7 @@ pub fn sign_digest(
     }
     match alg.scheme {
         SignatureScheme::RsaPkcs1v15 => match alg.digest {
+            DigestAlgorithm::Md2 => sign_v15::<md2::Md2>(key, digest),
             DigestAlgorithm::Md5 => sign_v15::<md5::Md5>(key, digest),
             DigestAlgorithm::Sha1 => sign_v15::<sha1::Sha1>(key, digest),
             DigestAlgorithm::Sha224 => sign_v15::<sha2::Sha224>(key, digest),
@@ -427,6 +434,7 @@ pub fn sign_digest(
         SignatureScheme::RsaPss => {
             let s = alg.salt_len;
             match alg.digest {
+                DigestAlgorithm::Md2 => sign_pss::<md2::Md2>(key, digest, s),
                 DigestAlgorithm::Md5 => sign_pss::<md5::Md5>(key, digest, s),
                 DigestAlgorithm::Sha1 => sign_pss::<sha1::Sha1>(key, digest, s),
                 DigestAlgorithm::Sha224 => sign_pss::<sha2::Sha224>(key, digest, s),
@@ -435,6 +443,10 @@ pub fn sign_digest(
                 DigestAlgorithm::Sha512 => sign_pss::<sha2::Sha512>(key, digest, s),
             }
         }
+        _ => Err(AlgError::Unsupported(format!(
+            "{} with an RSA key",
+            alg.name()
+        ))),
     }
 }
 

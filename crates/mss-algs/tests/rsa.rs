@@ -420,13 +420,22 @@ fn signature_algorithm_identifiers() {
     let alg =
         SignatureAlgorithm::from_algorithm_identifier(&ai, DigestAlgorithm::Sha256).expect("alg");
     assert_eq!(alg, SignatureAlgorithm::rsa_pss(DigestAlgorithm::Sha256));
-    // Unknown OIDs.
+    // ecdsa-with-SHA256 is now known (see tests/asymmetric.rs)…
     let ecdsa = AlgorithmIdentifierOwned {
         oid: der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
         parameters: None,
     };
-    assert!(matches!(
+    assert_eq!(
         SignatureAlgorithm::from_algorithm_identifier(&ecdsa, DigestAlgorithm::Sha256),
+        Ok(SignatureAlgorithm::ecdsa(DigestAlgorithm::Sha256))
+    );
+    // …unknown OIDs (here ML-DSA-44) are not.
+    let unknown = AlgorithmIdentifierOwned {
+        oid: der::oid::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.17"),
+        parameters: None,
+    };
+    assert!(matches!(
+        SignatureAlgorithm::from_algorithm_identifier(&unknown, DigestAlgorithm::Sha256),
         Err(AlgError::Unsupported(_))
     ));
 }
@@ -780,7 +789,7 @@ fn public_key_sizes() {
     let spki = SubjectPublicKeyInfoOwned::from_der(&der).expect("spki");
     assert_eq!(public_key_bits(&spki), Ok(1024));
     assert_eq!(public_key_bits(&fx().spki), Ok(2048));
-    // A non-RSA key is refused with a typed error.
+    // A P-256 key is 256 bits; an RSA algorithm with it fails with a typed error.
     common::openssl(
         d,
         &[
@@ -795,10 +804,7 @@ fn public_key_sizes() {
     );
     let der = common::openssl(d, &["pkey", "-in", "ec.pem", "-pubout", "-outform", "DER"]);
     let ec = SubjectPublicKeyInfoOwned::from_der(&der).expect("spki");
-    assert!(matches!(
-        public_key_bits(&ec),
-        Err(AlgError::Unsupported(_))
-    ));
+    assert_eq!(public_key_bits(&ec), Ok(256));
     let alg = SignatureAlgorithm::rsa_pkcs1v15(DigestAlgorithm::Sha256);
     assert!(verify_digest(&ec, &alg, &[0; 32], &[0; 64]).is_err());
 }

@@ -150,10 +150,7 @@ pub fn signing_certificate_v2(cert_der: &[u8]) -> Result<Attribute, CmsError> {
 
 /// The single value of attribute `oid` in `attrs`. Several attributes of that type, or
 /// several values, are malformed (RFC 5652 §11 requires exactly one).
-pub fn single_value(
-    attrs: &[Attribute],
-    oid: ObjectIdentifier,
-) -> Result<Option<&Any>, CmsError> {
+pub fn single_value(attrs: &[Attribute], oid: ObjectIdentifier) -> Result<Option<&Any>, CmsError> {
     let mut found = attrs.iter().filter(|a| a.oid == oid);
     let Some(a) = found.next() else {
         return Ok(None);

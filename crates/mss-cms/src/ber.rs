@@ -396,7 +396,7 @@ mod tests {
         assert!(normalize(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_err());
         assert!(normalize(&[0x30, 0x80, 0x04, 0x00]).is_err()); // no end-of-contents
         assert!(normalize(&[0x04, 0x80, 0x00, 0x00]).is_err()); // indefinite primitive
-        let mut deep = vec![0x30, 0x80].repeat(200);
+        let mut deep = [0x30, 0x80].repeat(200);
         deep.extend(vec![0u8; 400]);
         assert!(normalize(&deep).is_err());
         // truncated at every byte

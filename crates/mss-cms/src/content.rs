@@ -124,7 +124,10 @@ impl ContentInfo {
         let len = h
             .length
             .ok_or_else(|| CmsError::Malformed("id-data content has no length".into()))?;
-        let end = h.header_len.checked_add(len).filter(|e| *e == self.content.len());
+        let end = h
+            .header_len
+            .checked_add(len)
+            .filter(|e| *e == self.content.len());
         let end = end.ok_or_else(|| {
             CmsError::Malformed("id-data content length does not match its encoding".into())
         })?;

@@ -29,9 +29,9 @@ use mss_algs::policy::{Policy, Usage, Verdict};
 use mss_algs::rsa::{KeyTransport, encrypt_key};
 use mss_algs::signature::public_key_bits;
 
-use crate::CmsError;
 use crate::content::{ContentInfo, ContentType};
 use crate::signed::{check_verdict, name_policy, subject_key_identifier};
+use crate::{CmsError, ber};
 
 /// One recipient to encrypt to.
 #[derive(Debug, Clone)]
@@ -172,6 +172,27 @@ fn matches_rid(cert: &Certificate, rid: &RecipientIdentifier) -> bool {
     }
 }
 
+/// The additional authenticated data of an AuthEnvelopedData: the DER of its
+/// `authAttrs` as received, with the `[1] IMPLICIT` tag replaced by `SET OF` (RFC 5083
+/// §2.2), or `None` when the field is absent. Taken from the received bytes (not
+/// re-encoded) so that what is authenticated is exactly what was sent.
+fn auth_attrs_aad(aed_tlv: &[u8]) -> Result<Option<Vec<u8>>, CmsError> {
+    let h = ber::read_header(aed_tlv)?;
+    let body = aed_tlv
+        .get(h.header_len..)
+        .ok_or_else(|| CmsError::Malformed("AuthEnvelopedData: truncated".into()))?;
+    // version, [0] originatorInfo, recipientInfos, authEncryptedContentInfo,
+    // [1] authAttrs, mac, [2] unauthAttrs: [1] occurs only as authAttrs.
+    for (fh, tlv) in ber::split_tlvs(body)? {
+        if fh.class == 2 && fh.number == 1 && fh.constructed {
+            let mut v = tlv.to_vec();
+            v[0] = 0x31;
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
 fn note(v: Verdict, warnings: &mut Vec<String>) -> Result<(), CmsError> {
     match v {
         Verdict::Allowed => Ok(()),
@@ -197,6 +218,17 @@ pub fn decrypt(
     let (recip_infos, eci, mac, aad, authenticated) = match ci.kind() {
         ContentType::EnvelopedData => {
             let ed = EnvelopedData::from_der(&ci.content)?;
+            // RFC 5652 §6.1: 0, 2, 3 or 4 depending on the recipient infos and the
+            // originator info; anything else is not an EnvelopedData mss understands.
+            if !matches!(
+                ed.version,
+                CmsVersion::V0 | CmsVersion::V2 | CmsVersion::V3 | CmsVersion::V4
+            ) {
+                return Err(CmsError::Malformed(format!(
+                    "EnvelopedData version {:?}",
+                    ed.version
+                )));
+            }
             (
                 ed.recip_infos,
                 ed.encrypted_content,
@@ -207,10 +239,20 @@ pub fn decrypt(
         }
         ContentType::AuthEnvelopedData => {
             let aed = AuthEnvelopedData::from_der(&ci.content)?;
-            let aad = match &aed.auth_attrs {
-                Some(a) => enc(a)?,
-                None => Vec::new(),
-            };
+            // RFC 5083 §2.1: "version is the syntax version number. It MUST be set to 0."
+            if aed.version != CmsVersion::V0 {
+                return Err(CmsError::Malformed(format!(
+                    "AuthEnvelopedData version {:?} (must be 0)",
+                    aed.version
+                )));
+            }
+            let aad = auth_attrs_aad(&ci.content)?;
+            if aed.auth_attrs.is_some() != aad.is_some() {
+                return Err(CmsError::Malformed(
+                    "AuthEnvelopedData: authAttrs could not be read".into(),
+                ));
+            }
+            let aad = aad.unwrap_or_default();
             (
                 aed.recip_infos,
                 aed.auth_encrypted_content_info,
@@ -265,12 +307,20 @@ pub fn decrypt(
         )
         .map_err(|e| name_policy(e, policy))?;
         let expected = params.cipher.key_len();
+        // Implicit rejection (RFC 3218 §2.3.2): for PKCS#1 v1.5 the fallback key is
+        // drawn before the unwrap, whatever its outcome, and any failure (an error,
+        // a key of the wrong length) silently becomes that random key; the content
+        // decryption then fails like any wrong key would.
+        let fallback = match kt {
+            KeyTransport::RsaPkcs1v15 => Some(params.cipher.generate_key()?),
+            _ => None,
+        };
         let cek = match (
-            kt,
+            fallback,
             key.decrypt_key(&kt, ktri.enc_key.as_bytes(), Some(expected)),
         ) {
             (_, Ok(k)) if k.len() == expected => k,
-            (KeyTransport::RsaPkcs1v15, _) => params.cipher.generate_key()?,
+            (Some(random), _) => random,
             (_, Ok(_)) => return Err(AlgError::DecryptionFailed.into()),
             (_, Err(e @ AlgError::KeyOperation(_))) => return Err(e.into()),
             (_, Err(_)) => return Err(AlgError::DecryptionFailed.into()),

@@ -10,6 +10,8 @@
 //!   callback, or none);
 //! - [`ca::CertificateAuthority`]: a small certificate authority issuing S/MIME
 //!   certificates, used by `mss demo` and by tests;
+//! - [`pkcs11`]: smart cards (the CPS card) through a PKCS#11 module: [`CpsCard`],
+//!   [`open_identity`] for a file or a `pkcs11:` URI, [`cps_identity`];
 //! - [`pkcs12`]: the PKCS#12 reader (ASN.1 types, key derivation, MAC and
 //!   password-based decryption).
 //!
@@ -21,10 +23,15 @@ pub mod ca;
 mod error;
 mod pem;
 pub mod pin;
+pub mod pkcs11;
 pub mod pkcs12;
 mod software;
 
 pub use ca::{CertificateAuthority, KeyUsageProfile, PersonProfile};
 pub use error::TokenError;
 pub use pin::{FixedPin, NoPin, PinRequest, PinSource};
+pub use pkcs11::{
+    CardError, CardIdentity, CpsCard, CpsIdentity, Identity, Pkcs11Module, Pkcs11Uri, cps_identity,
+    open_identity,
+};
 pub use software::SoftwareIdentity;

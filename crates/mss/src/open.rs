@@ -287,15 +287,15 @@ impl Ctx<'_, '_> {
                 Err(e) => (SignatureStatus::Untrusted, Some(e.to_string())),
             },
         };
-        if status == SignatureStatus::Valid {
-            if let (Some(from), Some(email)) = (&self.from, &signer.email) {
-                if !from
-                    .to_ascii_lowercase()
-                    .contains(&email.to_ascii_lowercase())
-                {
-                    self.report.warn("signer-mismatch");
-                }
-            }
+        if status == SignatureStatus::Valid
+            && let Some(from) = &self.from
+            && !signer.email.as_deref().is_some_and(|e| {
+                mailbox_addresses(from)
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(e))
+            })
+        {
+            self.report.warn("signer-mismatch");
         }
         SignatureReport {
             status,
@@ -324,13 +324,29 @@ pub fn certificate_email(c: &Certificate) -> Option<String> {
         }
     }
     for atv in c.tbs_certificate().subject().iter() {
-        if atv.oid == mss_algs::oid::EMAIL_ADDRESS {
-            if let Ok(s) = atv.value.decode_as::<der::asn1::Ia5String>() {
-                return Some(s.to_string());
-            }
+        if atv.oid == mss_algs::oid::EMAIL_ADDRESS
+            && let Ok(s) = atv.value.decode_as::<der::asn1::Ia5String>()
+        {
+            return Some(s.to_string());
         }
     }
     None
+}
+
+/// The addresses of an RFC 5322 mailbox list (`Name <a@b>, c@d`): the part in angle
+/// brackets when there is one, else the bare token.
+fn mailbox_addresses(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter_map(|m| {
+            let m = m.trim();
+            let addr = match (m.rfind('<'), m.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &m[a + 1..b],
+                _ => m,
+            };
+            let addr = addr.trim();
+            addr.contains('@').then(|| addr.to_string())
+        })
+        .collect()
 }
 
 fn rfc3339(t: SystemTime) -> String {

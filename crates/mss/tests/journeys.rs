@@ -419,3 +419,17 @@ fn bare_cms_with_non_mime_content_is_handed_back_as_is() {
     assert!(opened.report.all_signatures_valid());
     assert!(opened.report.warnings.iter().any(|w| w == "inner-content-not-mime"));
 }
+
+#[test]
+fn a_look_alike_sender_address_is_a_mismatch() {
+    let p = pki();
+    // "malice@…" contains "alice@…": only an exact address match is a match.
+    let draft = b"From: Mallory <malice@example.test>\r\nTo: bob@example.test\r\nSubject: x\r\n\r\nHi\r\n";
+    let signed = mss::sign(draft, &p.alice, &SignOptions::default()).unwrap();
+    let r = open_as(&signed, None).report;
+    assert!(r.warnings.iter().any(|w| w == "signer-mismatch"), "{:?}", r.warnings);
+    let draft = b"From: ALICE@example.test\r\nSubject: x\r\n\r\nHi\r\n";
+    let signed = mss::sign(draft, &p.alice, &SignOptions::default()).unwrap();
+    let r = open_as(&signed, None).report;
+    assert!(!r.warnings.iter().any(|w| w == "signer-mismatch"), "{:?}", r.warnings);
+}

@@ -1,8 +1,11 @@
 //! `mss demo`: the whole journey from nothing, with throwaway identities in a temporary
-//! directory — a signed message, a signed+encrypted message, each opened by its
-//! recipient with the report, then a tampered copy caught.
+//! directory (or in `--dir DIR`, kept) — a signed message, a signed+encrypted message,
+//! each opened by its recipient with the report, then a tampered copy caught.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use der::EncodePem as _;
 
 use mss::{Report, SignatureStatus};
 use mss_token::ca::{CertificateAuthority, KeyUsageProfile, PersonProfile};
@@ -85,10 +88,51 @@ fn fail(what: &str) -> impl Fn(mss_token::TokenError) -> Failure + '_ {
     move |e| Failure::new(exit::FAILURE, format!("demo: {what}: {e}"))
 }
 
-/// Run the demo.
-pub fn run() -> Result<(), Failure> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| Failure::new(exit::FAILURE, format!("demo: temporary directory: {e}")))?;
+/// Where the demo writes its files: a temporary directory deleted at the end, or the
+/// directory the user asked for (kept).
+enum WorkDir {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl WorkDir {
+    fn path(&self) -> &Path {
+        match self {
+            WorkDir::Temporary(t) => t.path(),
+            WorkDir::Kept(p) => p,
+        }
+    }
+
+    fn write(&self, name: &str, data: &[u8]) -> Result<(), Failure> {
+        let p = self.path().join(name);
+        std::fs::write(&p, data).map_err(|e| {
+            Failure::new(
+                exit::FAILURE,
+                format!("demo: cannot write {}: {e}", p.display()),
+            )
+        })
+    }
+}
+
+/// Run the demo; with `keep`, the generated files stay in that directory (created if
+/// needed).
+pub fn run(keep: Option<&Path>) -> Result<(), Failure> {
+    let dir =
+        match keep {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|e| {
+                    Failure::new(
+                        exit::FAILURE,
+                        format!("demo: cannot create {}: {e}", d.display()),
+                    )
+                })?;
+                // Absolute, so that the "try it yourself" line works from anywhere.
+                WorkDir::Kept(std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()))
+            }
+            None => WorkDir::Temporary(tempfile::tempdir().map_err(|e| {
+                Failure::new(exit::FAILURE, format!("demo: temporary directory: {e}"))
+            })?),
+        };
     println!("mss demo — working in {}", dir.path().display());
     println!();
     println!("1. A throwaway authority and two health professionals");
@@ -109,9 +153,13 @@ pub fn run() -> Result<(), Failure> {
         .map_err(fail("issuing Bob"))?;
     for (name, id) in [("alice", &alice), ("bob", &bob)] {
         let pem = id.to_pem().map_err(fail("saving an identity"))?;
-        std::fs::write(dir.path().join(format!("{name}.pem")), pem.as_bytes())
-            .map_err(|e| Failure::new(exit::FAILURE, format!("demo: {e}")))?;
+        dir.write(&format!("{name}.pem"), pem.as_bytes())?;
     }
+    let ca_pem = ca
+        .certificate()
+        .to_pem(der::pem::LineEnding::LF)
+        .map_err(|e| Failure::new(exit::FAILURE, format!("demo: saving the CA: {e}")))?;
+    dir.write("ca.pem", ca_pem.as_bytes())?;
     println!("   CA: {}", ca.certificate().tbs_certificate().subject());
     println!(
         "   Alice: {}",
@@ -126,10 +174,9 @@ pub fn run() -> Result<(), Failure> {
     println!();
     println!("2. Alice signs a message to Bob (multipart/signed, RSA SHA-256)");
     let signed = mss::sign(DRAFT.as_bytes(), &alice, &mss::SignOptions::default())?;
-    std::fs::write(dir.path().join("signed.eml"), &signed)
-        .map_err(|e| Failure::new(exit::FAILURE, format!("demo: {e}")))?;
+    dir.write("signed.eml", &signed)?;
     println!("   {} bytes written to signed.eml", signed.len());
-    let opened = mss::open(
+    let opened_signed = mss::open(
         &signed,
         &mss::OpenOptions {
             trust_anchors: anchors.clone(),
@@ -137,7 +184,7 @@ pub fn run() -> Result<(), Failure> {
         },
     )?;
     println!("   Bob opens it:");
-    print!("{}", summary(&opened.report));
+    print!("{}", summary(&opened_signed.report));
 
     println!();
     println!(
@@ -154,8 +201,7 @@ pub fn run() -> Result<(), Failure> {
         None,
         &opts,
     )?;
-    std::fs::write(dir.path().join("sealed.eml"), &sealed)
-        .map_err(|e| Failure::new(exit::FAILURE, format!("demo: {e}")))?;
+    dir.write("sealed.eml", &sealed)?;
     println!("   {} bytes written to sealed.eml", sealed.len());
     let opened = mss::open(
         &sealed,
@@ -199,7 +245,7 @@ pub fn run() -> Result<(), Failure> {
         },
     )?;
     print!("{}", summary(&tampered.report));
-    let caught = !tampered.report.all_signatures_valid();
+    let caught = text.as_bytes() != signed.as_slice() && !tampered.report.all_signatures_valid();
     println!(
         "   {}",
         if caught {
@@ -209,12 +255,30 @@ pub fn run() -> Result<(), Failure> {
         }
     );
     println!();
-    println!(
-        "Try it yourself with the files in {} (deleted when the demo ends):",
-        dir.path().display()
-    );
-    println!("   mss open --trust ca.pem --identity bob.pem --in sealed.eml");
-    if caught && opened.report.all_signatures_valid() {
+    match &dir {
+        WorkDir::Kept(d) => {
+            let f = |name: &str| d.join(name).display().to_string();
+            println!("Try it yourself with the files kept in {}:", d.display());
+            println!(
+                "   mss open --trust {} --identity {} --in {}",
+                f("ca.pem"),
+                f("bob.pem"),
+                f("sealed.eml")
+            );
+        }
+        WorkDir::Temporary(_) => {
+            println!(
+                "The files above are deleted now that the demo ends. To keep them and try it yourself:"
+            );
+            println!("   mss demo --dir DIR");
+            println!("   mss open --trust DIR/ca.pem --identity DIR/bob.pem --in DIR/sealed.eml");
+        }
+    }
+    let all_good = opened_signed.report.all_signatures_valid()
+        && opened.report.all_signatures_valid()
+        && own.report.all_signatures_valid()
+        && caught;
+    if all_good {
         Ok(())
     } else {
         Err(Failure::new(exit::FAILURE, "demo: unexpected verdict"))

@@ -37,16 +37,25 @@ enum Command {
     /// Open a received message: decrypt, verify, report.
     Open(OpenArgs),
     /// Show the whole journey with throwaway identities.
-    Demo,
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Keep the generated files (ca.pem, alice.pem, bob.pem, signed.eml, sealed.eml) in
+    /// this directory (created if needed) instead of a temporary one deleted at the end.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
 struct Io {
     /// Input file (default: standard input).
-    #[arg(long = "in")]
+    #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Output file (default: standard output). Written only when the command succeeds.
-    #[arg(long = "out")]
+    /// Output file (default: standard output). Never left partial: written in full, or
+    /// not at all when the command fails.
+    #[arg(long = "out", value_name = "FILE")]
     output: Option<PathBuf>,
 }
 
@@ -66,7 +75,7 @@ struct SignArgs {
     #[arg(long)]
     opaque: bool,
     /// Digest: sha256 (default), sha384, sha512, sha224; sha1 needs --allow-legacy.
-    #[arg(long, default_value = "sha256")]
+    #[arg(long, value_name = "NAME", default_value = "sha256")]
     digest: String,
     /// Sign with RSA-PSS instead of PKCS#1 v1.5.
     #[arg(long)]
@@ -94,16 +103,16 @@ struct EncryptArgs {
     sender_cert: Option<PathBuf>,
     /// Content cipher: aes-256-cbc (default), aes-192-cbc, aes-128-cbc, aes-128-gcm,
     /// aes-256-gcm, des-ede3-cbc (needs --allow-legacy).
-    #[arg(long, default_value = "aes-256-cbc")]
+    #[arg(long, value_name = "NAME", default_value = "aes-256-cbc")]
     cipher: String,
     /// Wrap the content key with RSA-OAEP (SHA-256) instead of PKCS#1 v1.5.
     #[arg(long)]
     oaep: bool,
     /// Key transport by name: rsa-pkcs1v15, rsa-oaep-sha1, rsa-oaep-sha256 (overrides --oaep).
-    #[arg(long = "key-transport")]
+    #[arg(long = "key-transport", value_name = "NAME")]
     key_transport: Option<String>,
     /// Digest for --sign-with.
-    #[arg(long, default_value = "sha256")]
+    #[arg(long, value_name = "NAME", default_value = "sha256")]
     digest: String,
     /// Sign with RSA-PSS (with --sign-with).
     #[arg(long)]
@@ -131,7 +140,8 @@ struct OpenArgs {
     /// Write the JSON report here.
     #[arg(long = "report-json", value_name = "FILE")]
     report_json: Option<PathBuf>,
-    /// Accept historic algorithms without reservation (MD5 signatures…).
+    /// Also accept what the standard policy refuses to read (MD5 signatures…); historic
+    /// algorithms are still reported as `weak-algorithm` warnings.
     #[arg(long)]
     allow_legacy: bool,
     #[command(flatten)]
@@ -158,9 +168,7 @@ impl Failure {
 impl From<mss::Error> for Failure {
     fn from(e: mss::Error) -> Self {
         let code = match &e {
-            mss::Error::NotARecipient { .. }
-            | mss::Error::DecryptionFailed
-            | mss::Error::Key(_) => exit::CANNOT_DECRYPT,
+            mss::Error::NotARecipient { .. } | mss::Error::DecryptionFailed => exit::CANNOT_DECRYPT,
             mss::Error::Malformed(_) | mss::Error::Unsupported(_) => exit::MALFORMED,
             mss::Error::PolicyViolation { .. } => exit::POLICY,
             _ => exit::FAILURE,
@@ -176,20 +184,56 @@ impl From<TokenError> for Failure {
 }
 
 /// Password source: an environment variable, or a prompt on the terminal.
+///
+/// [`PinSource`] can only answer [`TokenError::Cancelled`]; the reason (variable not
+/// set, no terminal) is kept here so that the user is told what to do.
 struct CliPin {
     env: Option<String>,
+    problem: std::sync::Mutex<Option<String>>,
+}
+
+impl CliPin {
+    fn new(env: Option<String>) -> Self {
+        CliPin {
+            env,
+            problem: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn fail(&self, why: String) -> TokenError {
+        if let Ok(mut p) = self.problem.lock() {
+            *p = Some(why);
+        }
+        TokenError::Cancelled
+    }
+
+    /// Why the last request was refused, if the source refused it.
+    fn problem(&self) -> Option<String> {
+        self.problem.lock().ok().and_then(|p| p.clone())
+    }
 }
 
 impl PinSource for CliPin {
     fn pin(&self, request: &PinRequest) -> Result<Zeroizing<String>, TokenError> {
         if let Some(var) = &self.env {
-            return std::env::var(var)
-                .map(Zeroizing::new)
-                .map_err(|_| TokenError::Cancelled);
+            return match std::env::var(var) {
+                Ok(v) => Ok(Zeroizing::new(v)),
+                Err(std::env::VarError::NotPresent) => Err(self.fail(format!(
+                    "--pin-env {var}: the environment variable {var} is not set"
+                ))),
+                Err(std::env::VarError::NotUnicode(_)) => Err(self.fail(format!(
+                    "--pin-env {var}: the environment variable {var} is not valid UTF-8"
+                ))),
+            };
         }
         rpassword::prompt_password(format!("{}: ", request.what))
             .map(Zeroizing::new)
-            .map_err(|_| TokenError::Cancelled)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot ask for the {} on a terminal ({e}); give it with --pin-env VAR",
+                    request.what
+                ))
+            })
     }
 }
 
@@ -210,56 +254,102 @@ fn read_input(path: &Option<PathBuf>) -> Result<Vec<u8>, Failure> {
     Ok(buf)
 }
 
+/// An output file written in full beside its destination, not yet in place.
+struct Staged {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+/// Write `data` to a temporary file in the destination's directory.
+fn stage(path: &Path, data: &[u8]) -> Result<Staged, Failure> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!("cannot write in {}: {e}", dir.display()),
+        )
+    })?;
+    tmp.write_all(data).and_then(|_| tmp.flush()).map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!("cannot write {}: {e}", path.display()),
+        )
+    })?;
+    Ok(Staged {
+        tmp,
+        path: path.to_path_buf(),
+    })
+}
+
+impl Staged {
+    /// Rename the complete file into place.
+    fn persist(self) -> Result<(), Failure> {
+        let path = self.path;
+        self.tmp.persist(&path).map_err(|e| {
+            Failure::new(
+                exit::FAILURE,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+        Ok(())
+    }
+}
+
+fn write_stdout(data: &[u8]) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(data)
+        .and_then(|_| out.flush())
+        .map_err(|e| Failure::new(exit::FAILURE, format!("cannot write standard output: {e}")))
+}
+
 /// Write the whole output at once: to a temporary file renamed into place, so that a
 /// failed command never leaves a partial output file.
 fn write_output(path: &Option<PathBuf>, data: &[u8]) -> Result<(), Failure> {
     match path {
-        Some(p) => {
-            let dir = p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-                Failure::new(
-                    exit::FAILURE,
-                    format!("cannot write in {}: {e}", dir.display()),
-                )
-            })?;
-            tmp.write_all(data).map_err(|e| {
-                Failure::new(exit::FAILURE, format!("cannot write {}: {e}", p.display()))
-            })?;
-            tmp.persist(p).map_err(|e| {
-                Failure::new(exit::FAILURE, format!("cannot write {}: {e}", p.display()))
-            })?;
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(data).and_then(|_| out.flush()).map_err(|e| {
-                Failure::new(exit::FAILURE, format!("cannot write standard output: {e}"))
-            })?;
-        }
+        Some(p) => stage(p, data)?.persist(),
+        None => write_stdout(data),
     }
-    Ok(())
 }
 
 fn load_identity(path: &Path, pin: &PinArgs) -> Result<SoftwareIdentity, Failure> {
-    SoftwareIdentity::load(
-        path,
-        &CliPin {
-            env: pin.pin_env.clone(),
-        },
-    )
-    .map_err(|e| {
+    let pins = CliPin::new(pin.pin_env.clone());
+    SoftwareIdentity::load(path, &pins).map_err(|e| {
+        let why = match (&e, pins.problem()) {
+            (TokenError::Cancelled, Some(problem)) => problem,
+            _ => e.to_string(),
+        };
         Failure::new(
             exit::FAILURE,
-            format!("cannot open identity {}: {e}", path.display()),
+            format!("cannot open identity {}: {why}", path.display()),
         )
     })
 }
 
-/// Read one or more certificates from a PEM (possibly a bundle) or DER file.
+/// The `CERTIFICATE` blocks of a PEM text, each from its BEGIN line to its END line.
+/// Other blocks (a private key in an identity file, CRLs…) and text between blocks are
+/// skipped.
+fn certificate_blocks(data: &[u8]) -> Vec<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let mut blocks = Vec::new();
+    let mut rest = data;
+    while let Some(start) = find(rest, BEGIN) {
+        let from = &rest[start..];
+        let Some(end) = find(from, END) else { break };
+        blocks.push(&from[..end + END.len()]);
+        rest = &from[end + END.len()..];
+    }
+    blocks
+}
+
+/// Read one or more certificates from a PEM file (a bundle, or an identity whose key is
+/// ignored) or a DER file.
 fn load_certs(path: &Path) -> Result<Vec<Certificate>, Failure> {
-    use der::Decode;
+    use der::{Decode, DecodePem};
     let data = std::fs::read(path).map_err(|e| {
         Failure::new(
             exit::FAILURE,
@@ -272,21 +362,15 @@ fn load_certs(path: &Path) -> Result<Vec<Certificate>, Failure> {
             format!("{}: not a certificate: {e}", path.display()),
         )
     };
-    if data
-        .windows(27)
-        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
-    {
-        let certs = Certificate::load_pem_chain(&data).map_err(bad)?;
-        if certs.is_empty() {
-            return Err(Failure::new(
-                exit::FAILURE,
-                format!("{}: no certificate found", path.display()),
-            ));
-        }
-        Ok(certs)
-    } else {
-        Ok(vec![Certificate::from_der(&data).map_err(bad)?])
+    let blocks = certificate_blocks(&data);
+    if blocks.is_empty() {
+        // Not PEM with certificates: DER, or an error that says why.
+        return Ok(vec![Certificate::from_der(&data).map_err(bad)?]);
     }
+    blocks
+        .into_iter()
+        .map(|b| Certificate::from_pem(b).map_err(bad))
+        .collect()
 }
 
 fn load_one_cert(path: &Path) -> Result<Certificate, Failure> {
@@ -326,7 +410,13 @@ fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
     write_output(&a.io.output, &out)
 }
 
+const SENDER_NEEDED: &str = "the sender's own certificate is always a recipient, so that the sent copy stays readable: give --sender-cert CERT (or --sign-with ID)";
+
 fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
+    // Usage errors first: before waiting on standard input or asking for a password.
+    if a.sign_with.is_none() && a.sender_cert.is_none() {
+        return Err(Failure::new(exit::USAGE, SENDER_NEEDED));
+    }
     let cipher = ContentCipher::from_name(&a.cipher)
         .map_err(|e| Failure::new(exit::USAGE, format!("--cipher {}: {e}", a.cipher)))?;
     let key_transport = match &a.key_transport {
@@ -366,7 +456,7 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
             mss::sign_and_encrypt(&input, &id, &recipients, sender_cert.as_ref(), &opts)?
         }
         None => {
-            let sender = sender_cert.ok_or_else(|| Failure::new(exit::USAGE, "the sender's own certificate is always a recipient, so that the sent copy stays readable: give --sender-cert CERT (or --sign-with ID)"))?;
+            let sender = sender_cert.ok_or_else(|| Failure::new(exit::USAGE, SENDER_NEEDED))?;
             mss::encrypt(&input, &recipients, &sender, &opts)?
         }
     };
@@ -394,17 +484,37 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
         policy: policy(a.allow_legacy),
         time: None,
     };
-    let opened = mss::open(&input, &opts)?;
+    let opened = mss::open(&input, &opts)
+        .map_err(|e| match e {
+            // Opening, a failing key operation (card, PIN) means: cannot decrypt.
+            mss::Error::Key(_) => Failure::new(exit::CANNOT_DECRYPT, e.to_string()),
+            other => other.into(),
+        })?;
     let report = &opened.report;
-    if let Some(p) = &a.report_json {
-        let json = serde_json::to_vec_pretty(&report.to_json())
-            .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-        write_output(&Some(p.clone()), &json)?;
-    }
+    // Both files are written in full before either is put in place: a failure leaves
+    // neither the report nor the message behind.
+    let report_file = match &a.report_json {
+        Some(p) => {
+            let mut json = serde_json::to_vec_pretty(&report.to_json())
+                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+            json.push(b'\n');
+            Some(stage(p, &json)?)
+        }
+        None => None,
+    };
+    let message_file = match &a.io.output {
+        Some(p) => Some(stage(p, &opened.message)?),
+        None => None,
+    };
     eprint!("{}", demo::summary(report));
-    let code = exit::for_report(report);
-    write_output(&a.io.output, &opened.message)?;
-    Ok(code)
+    if let Some(f) = report_file {
+        f.persist()?;
+    }
+    match message_file {
+        Some(f) => f.persist()?,
+        None => write_stdout(&opened.message)?,
+    }
+    Ok(exit::for_report(report))
 }
 
 fn main() -> ExitCode {
@@ -413,7 +523,7 @@ fn main() -> ExitCode {
         Command::Sign(a) => sign_cmd(a).map(|_| exit::OK),
         Command::Encrypt(a) => encrypt_cmd(a).map(|_| exit::OK),
         Command::Open(a) => open_cmd(a),
-        Command::Demo => demo::run().map(|_| exit::OK),
+        Command::Demo(a) => demo::run(a.dir.as_deref()).map(|_| exit::OK),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,221 @@
+//! `mss_context`: the caller's configuration (trust anchors, other certificates, algorithm
+//! policy, progress callback), passed to every operation.
+
+use std::ffi::c_void;
+
+use mss::{LegacyPolicy, Policy, StandardPolicy};
+use x509_cert::Certificate;
+
+use crate::buffer::{bytes, handle, out_ptr, parse_certificates};
+use crate::status::{Failure, guard, guard_value, mss_status};
+
+static STANDARD: StandardPolicy = StandardPolicy;
+static LEGACY: LegacyPolicy = LegacyPolicy;
+
+/// Algorithm policies for `mss_context_set_policy`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum mss_policy {
+    /// The default: produces SHA-256+, AES and RSA >= 2048 only; accepts SHA-1, 3DES and
+    /// RSA-1024 on receipt with a `weak-algorithm` warning; refuses MD5 signatures.
+    MSS_POLICY_STANDARD = 0,
+    /// Also produces historic algorithms (3DES, SHA-1) for old correspondents. The
+    /// dangerous choice: use only on explicit request.
+    MSS_POLICY_LEGACY = 1,
+}
+
+/// Called with the progress of a long operation: `done` bytes out of `total`.
+///
+/// `userdata` is the pointer given to `mss_context_set_progress`. The callback runs on the
+/// thread that called the operation, before the operation returns. It must not call mss
+/// with the same context. Declared `C-unwind` on the Rust side: a C++ exception thrown
+/// from it aborts the process; do not throw.
+pub type mss_progress_callback =
+    Option<unsafe extern "C-unwind" fn(userdata: *mut c_void, done: u64, total: u64)>;
+
+/// Configuration shared by the operations: trust anchors, other known certificates, the
+/// algorithm policy and an optional progress callback.
+///
+/// Created by `mss_context_new`, freed by `mss_context_free`. Thread-safety: the setters
+/// (`mss_context_add_*`, `mss_context_set_*`) need exclusive access; once configured,
+/// a context may be used by several threads at once (every operation takes it `const`),
+/// provided the progress callback, if any, is itself thread-safe.
+///
+/// Future settings (a PKCS#11 module path, a certificate directory, a key store) will be
+/// new `mss_context_set_*` functions; the struct being opaque, adding them keeps the ABI.
+pub struct mss_context {
+    pub(crate) trust_anchors: Vec<Certificate>,
+    pub(crate) extra_certs: Vec<Certificate>,
+    pub(crate) policy: mss_policy,
+    progress: mss_progress_callback,
+    progress_userdata: *mut c_void,
+}
+
+impl mss_context {
+    pub(crate) fn policy(&self) -> &'static dyn Policy {
+        match self.policy {
+            mss_policy::MSS_POLICY_STANDARD => &STANDARD,
+            mss_policy::MSS_POLICY_LEGACY => &LEGACY,
+        }
+    }
+
+    /// Report progress to the caller's callback, if any.
+    pub(crate) fn progress(&self, done: usize, total: usize) {
+        if let Some(cb) = self.progress {
+            // SAFETY: the caller registered this function pointer and userdata together
+            // with `mss_context_set_progress` and promised they stay valid while the
+            // context is used; the callback is `C-unwind`, so a panic or unwind coming
+            // out of it is caught by the entry point's boundary.
+            unsafe { cb(self.progress_userdata, done as u64, total as u64) }
+        }
+    }
+}
+
+/// Create a context with the standard policy, no trust anchor and no progress callback.
+///
+/// On success `*out` receives a context owned by the caller, to free with
+/// `mss_context_free`. On failure `*out` is left untouched.
+///
+/// # Safety
+///
+/// `out` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mss_context_new(out: *mut *mut mss_context) -> mss_status {
+    guard(|| {
+        out_ptr(out, "out")?;
+        let ctx = Box::new(mss_context {
+            trust_anchors: Vec::new(),
+            extra_certs: Vec::new(),
+            policy: mss_policy::MSS_POLICY_STANDARD,
+            progress: None,
+            progress_userdata: std::ptr::null_mut(),
+        });
+        // SAFETY: `out` is non-NULL and writable per the caller.
+        unsafe { *out = Box::into_raw(ctx) };
+        Ok(())
+    })
+}
+
+/// Free a context. NULL is accepted and ignored. Identities, reports and buffers obtained
+/// with it stay valid (they do not borrow it).
+///
+/// # Safety
+///
+/// `ctx` must be NULL or a live context, not used by another thread, not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mss_context_free(ctx: *mut mss_context) {
+    guard_value((), || {
+        if !ctx.is_null() {
+            // SAFETY: allocated by mss_context_new with Box::into_raw, freed once.
+            drop(unsafe { Box::from_raw(ctx) });
+        }
+    })
+}
+
+/// Trust the certificate(s) in `data`: one DER certificate, or PEM text with one or more
+/// `CERTIFICATE` blocks (a bundle). Signers must chain to one of them to be `VALID`.
+///
+/// The bytes are copied. Nothing is added if any certificate fails to parse
+/// (`MSS_INVALID_CERTIFICATE`).
+///
+/// # Safety
+///
+/// `ctx` must be NULL or a live context used by no other thread; `data` must be NULL or
+/// point to `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mss_context_add_trust_anchor(
+    ctx: *mut mss_context,
+    data: *const u8,
+    len: usize,
+) -> mss_status {
+    guard(|| {
+        // SAFETY: NULL or a live context with exclusive access, per the caller.
+        let ctx = unsafe { ctx.as_mut() }.ok_or_else(|| Failure::null("ctx"))?;
+        // SAFETY: per the caller.
+        let data = unsafe { bytes(data, len, "data") }?;
+        let certs = parse_certificates(data, "trust anchor")?;
+        ctx.trust_anchors.extend(certs);
+        Ok(())
+    })
+}
+
+/// Add other certificates mss may use to build signers' chains (intermediate CAs,
+/// correspondents' certificates): one DER certificate or PEM `CERTIFICATE` blocks. They
+/// are not trusted by themselves.
+///
+/// # Safety
+///
+/// As `mss_context_add_trust_anchor`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mss_context_add_certificate(
+    ctx: *mut mss_context,
+    data: *const u8,
+    len: usize,
+) -> mss_status {
+    guard(|| {
+        // SAFETY: NULL or a live context with exclusive access, per the caller.
+        let ctx = unsafe { ctx.as_mut() }.ok_or_else(|| Failure::null("ctx"))?;
+        // SAFETY: per the caller.
+        let data = unsafe { bytes(data, len, "data") }?;
+        let certs = parse_certificates(data, "certificate")?;
+        ctx.extra_certs.extend(certs);
+        Ok(())
+    })
+}
+
+/// Choose the algorithm policy: a `mss_policy` value (`MSS_POLICY_STANDARD`, the default,
+/// or `MSS_POLICY_LEGACY`). Any other value is `MSS_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// `ctx` must be NULL or a live context used by no other thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mss_context_set_policy(ctx: *mut mss_context, policy: u32) -> mss_status {
+    guard(|| {
+        // SAFETY: NULL or a live context with exclusive access, per the caller.
+        let ctx = unsafe { ctx.as_mut() }.ok_or_else(|| Failure::null("ctx"))?;
+        ctx.policy = match policy {
+            0 => mss_policy::MSS_POLICY_STANDARD,
+            1 => mss_policy::MSS_POLICY_LEGACY,
+            other => return Err(Failure::invalid(format!("unknown policy {other}"))),
+        };
+        Ok(())
+    })
+}
+
+/// Set (or, with `callback == NULL`, remove) the progress callback.
+///
+/// The facade does not stream yet: the callback is called with `done == 0` when an
+/// operation (sign, encrypt, open) starts and with `done == total` when it has succeeded,
+/// `total` being the input length. Finer steps will come with streaming, without an ABI
+/// change. `userdata` is passed back untouched; mss never frees it.
+///
+/// # Safety
+///
+/// `ctx` must be NULL or a live context used by no other thread. `callback` and
+/// `userdata` must stay valid for as long as the context is used.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mss_context_set_progress(
+    ctx: *mut mss_context,
+    callback: mss_progress_callback,
+    userdata: *mut c_void,
+) -> mss_status {
+    guard(|| {
+        // SAFETY: NULL or a live context with exclusive access, per the caller.
+        let ctx = unsafe { ctx.as_mut() }.ok_or_else(|| Failure::null("ctx"))?;
+        ctx.progress = callback;
+        ctx.progress_userdata = userdata;
+        Ok(())
+    })
+}
+
+/// Borrow a context argument.
+///
+/// # Safety
+///
+/// As [`handle`].
+pub(crate) unsafe fn context<'a>(ctx: *const mss_context) -> Result<&'a mss_context, Failure> {
+    // SAFETY: per the caller.
+    unsafe { handle(ctx, "ctx") }
+}
