@@ -922,3 +922,60 @@ fn handles_are_send_and_sync_where_documented() {
     send_sync::<mss_report>();
     send_sync::<mss_buffer>();
 }
+
+#[test]
+fn a_configured_context_and_identities_serve_several_threads() {
+    let ctx = Ctx::trusting();
+    let alice = Id::pem(&people().alice);
+    let bob = Id::pem(&people().bob);
+    let bob_cert = bob.certificate();
+    // Raw handles cross threads as addresses: the C API documents both as shareable once
+    // configured / opened.
+    let (c, a, b) = (ctx.0 as usize, alice.0 as usize, bob.0 as usize);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let bob_cert = bob_cert.clone();
+            std::thread::spawn(move || {
+                let recipients = [slice(&bob_cert)];
+                let mut out = ptr::null_mut();
+                // SAFETY: the handles outlive the threads (joined below) and are only read.
+                let st = unsafe {
+                    mss_sign_encrypt(
+                        c as *const mss_context,
+                        a as *const mss_identity,
+                        recipients.as_ptr(),
+                        1,
+                        0,
+                        0,
+                        DRAFT.as_ptr(),
+                        DRAFT.len(),
+                        &mut out,
+                    )
+                };
+                assert_eq!(st, MSS_OK, "{}", last_error());
+                let sent = Buf(out).bytes();
+                let ids = [b as *const mss_identity];
+                let (mut m, mut r) = (ptr::null_mut(), ptr::null_mut());
+                // SAFETY: as above; writable outputs.
+                let st = unsafe {
+                    mss_open(
+                        c as *const mss_context,
+                        ids.as_ptr(),
+                        1,
+                        sent.as_ptr(),
+                        sent.len(),
+                        &mut m,
+                        &mut r,
+                    )
+                };
+                assert_eq!(st, MSS_OK, "{}", last_error());
+                let (_m, r) = (Buf(m), Rep(r));
+                // SAFETY: live report.
+                assert!(unsafe { mss_report_all_signatures_valid(r.0) });
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+}

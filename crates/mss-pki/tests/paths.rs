@@ -96,7 +96,7 @@ fn an_end_entity_is_never_an_issuer() {
     // The leaf cannot vouch for anything: a chain through it fails.
     let err = verify_path(
         &f.sign_only,
-        &[f.leaf.clone()],
+        std::slice::from_ref(&f.leaf),
         &[],
         SystemTime::now(),
         &StandardPolicy,

@@ -412,24 +412,52 @@ fn bare_cms_with_non_mime_content_is_handed_back_as_is() {
     use mss_algs::signature::SignatureAlgorithm;
     use mss_cms::signed::{SignParams, SignerSpec};
     let p = pki();
-    let spec = SignerSpec { key: &p.alice, algorithm: SignatureAlgorithm::rsa_pkcs1v15(mss::DigestAlgorithm::Sha256), identify_by_ski: true };
-    let der = mss_cms::signed::sign(b"This is some sample content.", &[spec], &SignParams { detached: false, signing_time: None }, &mss::StandardPolicy).unwrap();
+    let spec = SignerSpec {
+        key: &p.alice,
+        algorithm: SignatureAlgorithm::rsa_pkcs1v15(mss::DigestAlgorithm::Sha256),
+        identify_by_ski: true,
+    };
+    let der = mss_cms::signed::sign(
+        b"This is some sample content.",
+        &[spec],
+        &SignParams {
+            detached: false,
+            signing_time: None,
+        },
+        &mss::StandardPolicy,
+    )
+    .unwrap();
     let opened = open_as(&der, None);
     assert_eq!(opened.message, b"This is some sample content.");
     assert!(opened.report.all_signatures_valid());
-    assert!(opened.report.warnings.iter().any(|w| w == "inner-content-not-mime"));
+    assert!(
+        opened
+            .report
+            .warnings
+            .iter()
+            .any(|w| w == "inner-content-not-mime")
+    );
 }
 
 #[test]
 fn a_look_alike_sender_address_is_a_mismatch() {
     let p = pki();
     // "malice@…" contains "alice@…": only an exact address match is a match.
-    let draft = b"From: Mallory <malice@example.test>\r\nTo: bob@example.test\r\nSubject: x\r\n\r\nHi\r\n";
+    let draft =
+        b"From: Mallory <malice@example.test>\r\nTo: bob@example.test\r\nSubject: x\r\n\r\nHi\r\n";
     let signed = mss::sign(draft, &p.alice, &SignOptions::default()).unwrap();
     let r = open_as(&signed, None).report;
-    assert!(r.warnings.iter().any(|w| w == "signer-mismatch"), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w == "signer-mismatch"),
+        "{:?}",
+        r.warnings
+    );
     let draft = b"From: ALICE@example.test\r\nSubject: x\r\n\r\nHi\r\n";
     let signed = mss::sign(draft, &p.alice, &SignOptions::default()).unwrap();
     let r = open_as(&signed, None).report;
-    assert!(!r.warnings.iter().any(|w| w == "signer-mismatch"), "{:?}", r.warnings);
+    assert!(
+        !r.warnings.iter().any(|w| w == "signer-mismatch"),
+        "{:?}",
+        r.warnings
+    );
 }

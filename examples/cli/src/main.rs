@@ -484,12 +484,11 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
         policy: policy(a.allow_legacy),
         time: None,
     };
-    let opened = mss::open(&input, &opts)
-        .map_err(|e| match e {
-            // Opening, a failing key operation (card, PIN) means: cannot decrypt.
-            mss::Error::Key(_) => Failure::new(exit::CANNOT_DECRYPT, e.to_string()),
-            other => other.into(),
-        })?;
+    let opened = mss::open(&input, &opts).map_err(|e| match e {
+        // Opening, a failing key operation (card, PIN) means: cannot decrypt.
+        mss::Error::Key(_) => Failure::new(exit::CANNOT_DECRYPT, e.to_string()),
+        other => other.into(),
+    })?;
     let report = &opened.report;
     // Both files are written in full before either is put in place: a failure leaves
     // neither the report nor the message behind.
