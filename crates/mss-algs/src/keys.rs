@@ -7,7 +7,10 @@
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
+use spki::SubjectPublicKeyInfoOwned;
+
 use crate::AlgError;
+use crate::key_agreement::KeyAgreementAlgorithm;
 use crate::rsa::KeyTransport;
 use crate::signature::SignatureAlgorithm;
 
@@ -21,6 +24,18 @@ pub trait SigningKey: Send + Sync {
     fn supports(&self, alg: &SignatureAlgorithm) -> bool;
     /// Sign a digest computed by the caller with `alg.digest`.
     fn sign_digest(&self, alg: &SignatureAlgorithm, digest: &[u8]) -> Result<Vec<u8>, AlgError>;
+    /// Sign a whole message, for schemes that do not sign a prehash (pure Ed25519,
+    /// RFC 8419: in CMS the message is the DER of the signed attributes). Keys that only
+    /// do prehash schemes keep the default, which hashes and calls [`Self::sign_digest`].
+    fn sign_message(&self, alg: &SignatureAlgorithm, message: &[u8]) -> Result<Vec<u8>, AlgError> {
+        if !alg.is_prehash() {
+            return Err(AlgError::Unsupported(format!(
+                "{} needs a key that signs messages",
+                alg.name()
+            )));
+        }
+        self.sign_digest(alg, &alg.digest.digest(message))
+    }
 }
 
 /// A private key that can unwrap content-encryption keys, with its certificate.
@@ -38,6 +53,22 @@ pub trait DecryptionKey: Send + Sync {
         encrypted: &[u8],
         expected_len: Option<usize>,
     ) -> Result<Zeroizing<Vec<u8>>, AlgError>;
+    /// Key agreement (a KeyAgreeRecipientInfo, RFC 5652 §6.2.2): derive the
+    /// key-encryption key from the originator's public key and the user keying material,
+    /// as [`crate::key_agreement::recipient_kek`] does for software keys. Keys that only
+    /// do key transport (RSA, the CPS card) keep the default refusal.
+    fn agree_kek(
+        &self,
+        alg: &KeyAgreementAlgorithm,
+        originator: &SubjectPublicKeyInfoOwned,
+        ukm: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>, AlgError> {
+        let _ = (originator, ukm);
+        Err(AlgError::Unsupported(format!(
+            "this key cannot do key agreement ({})",
+            alg.name()
+        )))
+    }
 }
 
 pub use crate::software_key::{KeyKind, SoftwarePrivateKey};
