@@ -5,6 +5,7 @@
 #   libnss3-tools   -> `cmsutil`, `certutil`, `pk12util` (Mozilla NSS)
 #   softhsm2        -> `softhsm2-util` and the PKCS#11 module the card tests drive
 #   opensc          -> `pkcs11-tool` (lays out the test card)
+#   gcc, g++, valgrind, pkg-config, python3 -> the C ABI's example and Python binding
 #
 # Debian/Ubuntu only (apt-get). Runs as root, or through sudo otherwise.
 # Idempotent: prints nothing and touches nothing when every tool is present.
@@ -18,6 +19,11 @@ declare -A PKG_OF=(
     [pk12util]=libnss3-tools
     [softhsm2-util]=softhsm2
     [pkcs11-tool]=opensc
+    [gcc]=gcc
+    [g++]=g++
+    [valgrind]=valgrind
+    [pkg-config]=pkg-config
+    [python3]=python3
 )
 
 missing=()

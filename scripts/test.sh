@@ -31,6 +31,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 section "cargo test"
 cargo test --workspace
 
+section "C ABI: header, C example under valgrind and ASan, Python binding"
+bash scripts/test-ffi.sh
+
 section "cargo doc (-D warnings)"
 RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --workspace --no-deps
 

@@ -6,28 +6,44 @@
 //! reference time and CA constraints, with a budget so a hostile set of certificates
 //! cannot burn the CPU.
 //!
-//! This is the first stage of the trust layer: full RFC 5280 processing (policies, name
-//! constraints), CRL v2 and OCSP arrive with the trust issue and plug in here, behind the
-//! same [`verify_path`] entry point and [`PathError`] verdicts.
+//! [`verify_path`] is the simple entry point (no revocation, any policy); it runs the
+//! full RFC 5280 §6 validator, [`Validator`], whose [`ValidationOptions`] carry the
+//! initial policy settings and the revocation source ([`Revocation::Crl`]: CRL v2 with
+//! delta CRLs, distribution points, indirect CRLs). OCSP will be another
+//! [`Revocation`] source.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod crl;
+mod names;
+mod oids;
+mod policy_tree;
+mod validate;
+
+pub use names::names_match;
+pub use validate::{Revocation, ValidationError, ValidationOptions, Validator};
 
 use std::time::SystemTime;
 
 use const_oid::ObjectIdentifier;
-use der::Encode;
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages};
 
 use mss_algs::digest::DigestAlgorithm;
 use mss_algs::oid;
-use mss_algs::policy::{Policy, Usage, Verdict};
-use mss_algs::signature::{SignatureAlgorithm, public_key_bits, verify_digest};
+use mss_algs::policy::Policy;
+use mss_algs::signature::SignatureAlgorithm;
 
 /// Maximum number of certificates in a path (leaf included).
 pub const MAX_PATH_LEN: usize = 8;
-/// Maximum number of signature checks per path search.
+/// Maximum number of signature checks per path search (default of
+/// [`ValidationOptions::max_signature_checks`]).
 pub const MAX_SIGNATURE_CHECKS: usize = 64;
+/// Maximum number of name-constraint comparisons per path.
+pub const MAX_NAME_CONSTRAINT_CHECKS: usize = 4096;
+/// Maximum policy-tree work (node visits) per path: policy mappings can make the
+/// RFC 5280 tree grow exponentially.
+pub const MAX_POLICY_WORK: usize = 16_384;
 
 /// Why a certificate is not trusted. Ordered roughly from most to least specific.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,13 +69,35 @@ pub enum PathError {
     /// The path search exceeded its budget.
     #[error("path building gave up (budget exhausted)")]
     Budget,
+    /// A certificate of the path is revoked.
+    #[error("certificate {subject} is revoked ({reason})")]
+    Revoked {
+        /// Subject of the revoked certificate.
+        subject: String,
+        /// The CRL reason code.
+        reason: String,
+    },
 }
 
-/// A path that validated: leaf first, trust anchor last. Only [`verify_path`] makes one.
+impl From<ValidationError> for PathError {
+    fn from(e: ValidationError) -> Self {
+        match e {
+            ValidationError::Expired { subject } => PathError::Expired { subject },
+            ValidationError::Budget => PathError::Budget,
+            ValidationError::Revoked { subject, reason } => PathError::Revoked { subject, reason },
+            other => PathError::Untrusted(other.to_string()),
+        }
+    }
+}
+
+/// A path that validated: leaf first, trust anchor last. Only [`verify_path`] and
+/// [`Validator`] make one.
 #[derive(Debug, Clone)]
 pub struct VerifiedPath {
     chain: Vec<Certificate>,
     warnings: Vec<String>,
+    policies: Vec<ObjectIdentifier>,
+    leaf_key: Option<validate::WorkingKey>,
 }
 
 impl VerifiedPath {
@@ -70,6 +108,12 @@ impl VerifiedPath {
     /// Policy warnings met on the way (weak algorithms in certificate signatures).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+    /// The valid policies of the path (RFC 5280 §6.1.6 `valid_policy_tree` leaves,
+    /// after intersection with the initial policy set; may contain anyPolicy). Empty
+    /// when the tree is NULL (allowed when no explicit policy is required).
+    pub fn policies(&self) -> &[ObjectIdentifier] {
+        &self.policies
     }
 }
 
@@ -111,119 +155,11 @@ pub fn is_valid_at(c: &Certificate, time: SystemTime) -> bool {
     v.not_before.to_system_time() <= time && time <= v.not_after.to_system_time()
 }
 
-fn is_ca(c: &Certificate) -> bool {
-    matches!(c.tbs_certificate().get_extension::<BasicConstraints>(), Ok(Some((_, bc))) if bc.ca)
-}
-
-/// Check that `issuer` signed `subject`; returns policy warnings.
-fn check_signature(
-    subject: &Certificate,
-    issuer: &Certificate,
-    policy: &dyn Policy,
-    warnings: &mut Vec<String>,
-) -> bool {
-    let Some(alg) = certificate_signature_algorithm(subject.signature_algorithm()) else {
-        return false;
-    };
-    let spki = issuer.tbs_certificate().subject_public_key_info();
-    let Ok(bits) = public_key_bits(spki) else {
-        return false;
-    };
-    for v in [
-        policy.digest(alg.digest, Usage::Accept),
-        policy.signature(&alg, bits, Usage::Accept),
-    ] {
-        match v {
-            Verdict::Allowed => {}
-            Verdict::Weak(w) => {
-                if !warnings.contains(&w) {
-                    warnings.push(w)
-                }
-            }
-            Verdict::Refused(_) => return false,
-        }
-    }
-    let Ok(tbs) = subject.tbs_certificate().to_der() else {
-        return false;
-    };
-    let Some(sig) = subject.signature().as_bytes() else {
-        return false;
-    };
-    verify_digest(spki, &alg, &alg.digest.digest(&tbs), sig).is_ok()
-}
-
-struct Search<'a> {
-    pool: Vec<&'a Certificate>,
-    anchors: &'a [Certificate],
-    time: SystemTime,
-    policy: &'a dyn Policy,
-    checks: usize,
-    expired: Option<String>,
-    warnings: Vec<String>,
-}
-
-impl Search<'_> {
-    fn is_anchor(&self, c: &Certificate) -> bool {
-        self.anchors.iter().any(|a| {
-            a.tbs_certificate().subject() == c.tbs_certificate().subject()
-                && a.tbs_certificate().subject_public_key_info()
-                    == c.tbs_certificate().subject_public_key_info()
-        })
-    }
-
-    /// Extend `path` (last element = current) to an anchor.
-    fn extend(&mut self, path: &mut Vec<Certificate>) -> Result<bool, PathError> {
-        let Some(current) = path.last().cloned() else {
-            return Ok(false);
-        };
-        if self.is_anchor(&current) {
-            return Ok(true);
-        }
-        if path.len() >= MAX_PATH_LEN {
-            return Ok(false);
-        }
-        let issuer_name = current.tbs_certificate().issuer().clone();
-        let candidates: Vec<Certificate> = self
-            .anchors
-            .iter()
-            .chain(self.pool.iter().copied())
-            .filter(|c| c.tbs_certificate().subject() == &issuer_name && !path.contains(c))
-            .cloned()
-            .collect();
-        for cand in candidates {
-            self.checks += 1;
-            if self.checks > MAX_SIGNATURE_CHECKS {
-                return Err(PathError::Budget);
-            }
-            let anchor = self.is_anchor(&cand);
-            if !anchor && !is_ca(&cand) {
-                continue;
-            }
-            let mut w = Vec::new();
-            if !check_signature(&current, &cand, self.policy, &mut w) {
-                continue;
-            }
-            if !anchor && !is_valid_at(&cand, self.time) {
-                self.expired.get_or_insert_with(|| subject_string(&cand));
-                continue;
-            }
-            path.push(cand);
-            if self.extend(path)? {
-                for x in w {
-                    if !self.warnings.contains(&x) {
-                        self.warnings.push(x)
-                    }
-                }
-                return Ok(true);
-            }
-            path.pop();
-        }
-        Ok(false)
-    }
-}
-
 /// Build and check a path from `leaf` to one of `anchors`, using `intermediates` (the
-/// message's certificates and the caller's store), at `time`.
+/// message's certificates and the caller's store), at `time`: full RFC 5280 §6
+/// validation (signatures, validity, CA constraints, key usage, name constraints,
+/// policies with any policy acceptable), no revocation checking. For CRLs and policy
+/// settings use [`Validator`].
 pub fn verify_path(
     leaf: &Certificate,
     intermediates: &[Certificate],
@@ -236,29 +172,16 @@ pub fn verify_path(
             subject: subject_string(leaf),
         });
     }
-    let mut s = Search {
-        pool: intermediates.iter().collect(),
-        anchors,
-        time,
-        policy,
-        checks: 0,
-        expired: None,
-        warnings: Vec::new(),
-    };
-    let mut path = vec![leaf.clone()];
-    if s.extend(&mut path)? {
+    let v = Validator::new(anchors, intermediates, ValidationOptions::at(time), policy);
+    if v.is_anchor(leaf) {
         return Ok(VerifiedPath {
-            chain: path,
-            warnings: s.warnings,
+            chain: vec![leaf.clone()],
+            warnings: Vec::new(),
+            policies: vec![oids::ANY_POLICY],
+            leaf_key: Some(validate::WorkingKey::of(leaf)),
         });
     }
-    if let Some(subject) = s.expired {
-        return Err(PathError::Expired { subject });
-    }
-    Err(PathError::Untrusted(format!(
-        "no trusted issuer found for {}",
-        leaf.tbs_certificate().issuer()
-    )))
+    v.build(leaf).map_err(PathError::from)
 }
 
 /// S/MIME signer checks (RFC 8550 §4.4): when present, keyUsage must allow
