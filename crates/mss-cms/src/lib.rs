@@ -7,8 +7,10 @@
 //! - [`content`]: the outer `ContentInfo`;
 //! - [`signed`]: SignedData — signing with any number of [`SigningKey`]s and verifying
 //!   every signer (digest, signed attributes, signature, policy);
-//! - [`enveloped`]: EnvelopedData (RFC 5652 §6) and AuthEnvelopedData (RFC 5083/5084) with
-//!   key-transport recipients, decrypted through [`DecryptionKey`]s;
+//! - [`enveloped`]: EnvelopedData (RFC 5652 §6), AuthEnvelopedData (RFC 5083/5084) and
+//!   EncryptedData with key-transport, key-agreement and KEK recipients, decrypted
+//!   through [`DecryptionKey`]s;
+//! - [`digested`]: DigestedData (RFC 5652 §7);
 //! - [`mime`]: MIME canonicalisation, `multipart/signed`, `application/pkcs7-mime`.
 //!
 //! The RustCrypto `cms` crate provides the ASN.1 types; its builder is not used (no
@@ -23,6 +25,7 @@
 pub mod attributes;
 pub mod ber;
 pub mod content;
+pub mod digested;
 pub mod enveloped;
 mod error;
 pub mod mime;

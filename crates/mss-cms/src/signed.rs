@@ -28,7 +28,10 @@ use mss_algs::digest::DigestAlgorithm;
 use mss_algs::keys::SigningKey;
 use mss_algs::oid;
 use mss_algs::policy::{Policy, Usage, Verdict};
-use mss_algs::signature::{SignatureAlgorithm, public_key_bits, verify_digest};
+use mss_algs::signature::{
+    SignatureAlgorithm, SignatureScheme, public_key_bits, public_key_bits_with_params,
+    verify_message,
+};
 
 use crate::attributes::{self, SigningCertificate, SigningCertificateV2};
 use crate::content::ContentInfo;
@@ -115,7 +118,14 @@ pub fn sign(
     for s in signers {
         let alg = s.algorithm;
         let cert = s.key.certificate();
-        let bits = public_key_bits(cert.tbs_certificate().subject_public_key_info())?;
+        let spki = cert.tbs_certificate().subject_public_key_info();
+        let bits = if spki.algorithm.oid == oid::ID_DSA && !has_params(spki) {
+            // A DSA key inheriting its parameters (RFC 3279): from the shipped chain.
+            let inherited = inherited_dsa_parameters(cert, s.key.chain().iter());
+            public_key_bits_with_params(spki, inherited.as_ref())?
+        } else {
+            public_key_bits(spki)?
+        };
         check_verdict(policy.digest(alg.digest, Usage::Produce))
             .map_err(|e| name_policy(e, policy))?;
         check_verdict(policy.signature(&alg, bits, Usage::Produce))
@@ -138,7 +148,13 @@ pub fn sign(
         let signed_attrs: SetOfVec<Attribute> = SetOfVec::try_from(std::mem::take(&mut attrs))
             .map_err(|e| CmsError::Encoding(e.to_string()))?;
         let to_sign = enc(&signed_attrs)?;
-        let signature = s.key.sign_digest(&alg, &alg.digest.digest(&to_sign))?;
+        let signature = if alg.is_prehash() {
+            s.key.sign_digest(&alg, &alg.digest.digest(&to_sign))?
+        } else {
+            // Pure EdDSA (RFC 8419 §3.2): the signature is over the DER of the signed
+            // attributes themselves.
+            s.key.sign_message(&alg, &to_sign)?
+        };
         let sid = if s.identify_by_ski {
             let ski = subject_key_identifier(cert).ok_or_else(|| {
                 CmsError::Unsupported("the signer's certificate has no subjectKeyIdentifier".into())
@@ -246,6 +262,37 @@ fn is_universal(h: &ber::Header, number: u32) -> bool {
     h.class == 0 && h.number == number
 }
 
+/// Parse one (normalised, definite-length) `SignerInfo` TLV, keeping the bytes of its
+/// signed attributes as received.
+pub fn parse_signer(stlv: &[u8]) -> Result<ParsedSigner, CmsError> {
+    let sh = ber::read_header(stlv)?;
+    if !is_universal(&sh, 16) {
+        return Err(CmsError::Malformed("SignerInfo is not a SEQUENCE".into()));
+    }
+    let body = stlv
+        .get(sh.header_len..)
+        .ok_or_else(|| CmsError::Malformed("SignerInfo: truncated".into()))?;
+    // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm,
+    //   signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL, ... }: the signed
+    // attributes, when present, are the fourth field (sid may itself be a
+    // primitive [0], the subjectKeyIdentifier).
+    let mut signed_attrs_der = None;
+    let fields = ber::split_tlvs(body)?;
+    if let Some((ah, atlv)) = fields.get(3)
+        && ah.class == 2
+        && ah.number == 0
+        && ah.constructed
+    {
+        let mut v = atlv.to_vec();
+        v[0] = 0x31; // [0] IMPLICIT SET OF → SET OF (RFC 5652 §5.4)
+        signed_attrs_der = Some(v);
+    }
+    Ok(ParsedSigner {
+        info: SignerInfo::from_der(stlv).map_err(|e| e.to_string()),
+        signed_attrs_der,
+    })
+}
+
 /// Parse the (normalised) `SignedData` TLV found in a `ContentInfo`.
 pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
     let h = ber::read_header(signed_data_tlv)?;
@@ -326,25 +373,7 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
         if !is_universal(&sh, 16) {
             return Err(CmsError::Malformed("SignerInfo is not a SEQUENCE".into()));
         }
-        // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm,
-        //   signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL, ... }: the signed
-        // attributes, when present, are the fourth field (sid may itself be a
-        // primitive [0], the subjectKeyIdentifier).
-        let mut signed_attrs_der = None;
-        let fields = ber::split_tlvs(&stlv[sh.header_len..])?;
-        if let Some((ah, atlv)) = fields.get(3)
-            && ah.class == 2
-            && ah.number == 0
-            && ah.constructed
-        {
-            let mut v = atlv.to_vec();
-            v[0] = 0x31; // [0] IMPLICIT SET OF → SET OF (RFC 5652 §5.4)
-            signed_attrs_der = Some(v);
-        }
-        signers.push(ParsedSigner {
-            info: SignerInfo::from_der(stlv).map_err(|e| e.to_string()),
-            signed_attrs_der,
-        });
+        signers.push(parse_signer(stlv)?);
     }
     Ok(ParsedSignedData {
         content_type: eci.econtent_type,
@@ -408,6 +437,10 @@ pub struct SignerResult {
     pub outcome: Result<(), SignatureError>,
     /// Policy warnings (e.g. `weak-algorithm: sha1`).
     pub warnings: Vec<String>,
+    /// True for a countersignature (RFC 5652 §11.4, unsigned attribute
+    /// id-countersignature): it signs the signature value of the signer reported just
+    /// before it (or of the countersignature it is nested in), not the content.
+    pub countersignature: bool,
 }
 
 fn describe_sid(sid: &SignerIdentifier) -> String {
@@ -438,24 +471,103 @@ pub fn matches_sid(cert: &Certificate, sid: &SignerIdentifier) -> bool {
     }
 }
 
+/// id-countersignature (RFC 5652 §11.4): an unsigned attribute whose values are
+/// SignerInfos over the signature value of the signer carrying it.
+pub const ID_COUNTERSIGNATURE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.6");
+
+/// Countersignatures nest at most this deep (a countersignature of a countersignature…).
+const MAX_COUNTERSIGNATURE_DEPTH: usize = 4;
+
 /// Verify every signer of `sd`. `detached` is the content for a detached signature;
 /// `extra_certs` are certificates the caller knows (local store) besides the message's.
+///
+/// Each signer's countersignatures (RFC 5652 §11.4) follow it in the result, marked
+/// [`SignerResult::countersignature`].
 pub fn verify(
     sd: &ParsedSignedData,
     detached: Option<&[u8]>,
     extra_certs: &[Certificate],
     policy: &dyn Policy,
 ) -> Vec<SignerResult> {
-    sd.signers
-        .iter()
-        .map(|s| verify_one(sd, s, detached, extra_certs, policy))
-        .collect()
+    let mut out = Vec::new();
+    for s in &sd.signers {
+        let target = Target::Content {
+            content_type: sd.content_type,
+            content: sd.content.as_deref().or(detached),
+        };
+        verify_tree(sd, s, target, extra_certs, policy, 0, &mut out);
+    }
+    out
+}
+
+/// What a signer signed.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// The (encapsulated or detached) content of the SignedData.
+    Content {
+        content_type: ObjectIdentifier,
+        content: Option<&'a [u8]>,
+    },
+    /// The signature value of another signer (countersignature).
+    Signature(&'a [u8]),
+}
+
+fn verify_tree(
+    sd: &ParsedSignedData,
+    s: &ParsedSigner,
+    target: Target<'_>,
+    extra_certs: &[Certificate],
+    policy: &dyn Policy,
+    depth: usize,
+    out: &mut Vec<SignerResult>,
+) {
+    out.push(verify_one(sd, s, target, extra_certs, policy));
+    let Ok(info) = &s.info else { return };
+    let Some(unsigned) = &info.unsigned_attrs else {
+        return;
+    };
+    for attr in unsigned.iter().filter(|a| a.oid == ID_COUNTERSIGNATURE) {
+        for value in attr.values.iter() {
+            let counter = if depth >= MAX_COUNTERSIGNATURE_DEPTH {
+                Err(CmsError::Malformed(
+                    "countersignatures nested too deep".into(),
+                ))
+            } else {
+                value
+                    .to_der()
+                    .map_err(CmsError::from)
+                    .and_then(|der| parse_signer(&der))
+            };
+            match counter {
+                Ok(cs) => verify_tree(
+                    sd,
+                    &cs,
+                    Target::Signature(info.signature.as_bytes()),
+                    extra_certs,
+                    policy,
+                    depth + 1,
+                    out,
+                ),
+                Err(e) => out.push(SignerResult {
+                    certificate: None,
+                    signer_id: String::new(),
+                    digest: None,
+                    algorithm: None,
+                    signing_time: None,
+                    outcome: Err(SignatureError::Malformed(e.to_string())),
+                    warnings: Vec::new(),
+                    countersignature: true,
+                }),
+            }
+        }
+    }
 }
 
 fn verify_one(
     sd: &ParsedSignedData,
     s: &ParsedSigner,
-    detached: Option<&[u8]>,
+    target: Target<'_>,
     extra_certs: &[Certificate],
     policy: &dyn Policy,
 ) -> SignerResult {
@@ -467,6 +579,7 @@ fn verify_one(
         signing_time: None,
         outcome: Ok(()),
         warnings: Vec::new(),
+        countersignature: matches!(target, Target::Signature(_)),
     };
     let info = match &s.info {
         Ok(i) => i,
@@ -476,8 +589,85 @@ fn verify_one(
         }
     };
     r.signer_id = describe_sid(&info.sid);
-    r.outcome = verify_inner(sd, s, info, detached, extra_certs, policy, &mut r);
+    r.outcome = verify_inner(sd, s, info, target, extra_certs, policy, &mut r);
     r
+}
+
+/// The signature algorithm of a certificate (its digest read from the OID).
+fn certificate_signature_algorithm(cert: &Certificate) -> Option<SignatureAlgorithm> {
+    let id = cert.signature_algorithm();
+    if id.oid == oid::ID_ED25519 {
+        return Some(SignatureAlgorithm::ed25519());
+    }
+    if id.oid == oid::ID_DSA {
+        return None;
+    }
+    DigestAlgorithm::ALL
+        .iter()
+        .find_map(|d| SignatureAlgorithm::from_algorithm_identifier(id, *d).ok())
+}
+
+/// Does `issuer`'s key (with `issuer_params` when its own SPKI omits them) verify the
+/// signature on `cert`?
+fn issued_by(cert: &Certificate, issuer: &Certificate, issuer_params: Option<&Any>) -> bool {
+    let Some(alg) = certificate_signature_algorithm(cert) else {
+        return false;
+    };
+    let Ok(tbs) = cert.tbs_certificate().to_der() else {
+        return false;
+    };
+    let Some(sig) = cert.signature().as_bytes() else {
+        return false;
+    };
+    verify_message(
+        issuer.tbs_certificate().subject_public_key_info(),
+        issuer_params,
+        &alg,
+        &tbs,
+        sig,
+    )
+    .is_ok()
+}
+
+fn has_params(spki: &spki::SubjectPublicKeyInfoOwned) -> bool {
+    spki.algorithm
+        .parameters
+        .as_ref()
+        .is_some_and(|p| p.tag() != der::Tag::Null)
+}
+
+/// The DSA domain parameters `cert`'s key inherits from its issuer (RFC 3279 §2.3.2),
+/// when its SubjectPublicKeyInfo omits them: the issuer is looked up in `pool` by name
+/// and must have signed `cert`. Issuers that inherit in turn are followed a few levels.
+pub fn inherited_dsa_parameters<'a>(
+    cert: &Certificate,
+    pool: impl Iterator<Item = &'a Certificate> + Clone,
+) -> Option<Any> {
+    let mut current = cert.clone();
+    for _ in 0..4 {
+        let spki = current.tbs_certificate().subject_public_key_info();
+        if spki.algorithm.oid != oid::ID_DSA {
+            return None;
+        }
+        let issuer_name = current.tbs_certificate().issuer();
+        let candidates = pool.clone().filter(|c| {
+            c.tbs_certificate().subject() == issuer_name
+                && c.tbs_certificate().subject_public_key_info().algorithm.oid == oid::ID_DSA
+        });
+        let mut next = None;
+        for c in candidates {
+            let ispki = c.tbs_certificate().subject_public_key_info();
+            if has_params(ispki) {
+                if issued_by(&current, c, None) {
+                    return ispki.algorithm.parameters.clone();
+                }
+            } else if *c != current && next.is_none() {
+                next = Some(c.clone());
+            }
+        }
+        current = next?;
+    }
+    None
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -485,15 +675,14 @@ fn verify_inner(
     sd: &ParsedSignedData,
     s: &ParsedSigner,
     info: &SignerInfo,
-    detached: Option<&[u8]>,
+    target: Target<'_>,
     extra_certs: &[Certificate],
     policy: &dyn Policy,
     r: &mut SignerResult,
 ) -> Result<(), SignatureError> {
-    let cert = sd
-        .certificates
-        .iter()
-        .chain(extra_certs.iter())
+    let pool = sd.certificates.iter().chain(extra_certs.iter());
+    let cert = pool
+        .clone()
         .find(|c| matches_sid(c, &info.sid))
         .cloned()
         .ok_or(SignatureError::CertificateNotFound)?;
@@ -506,7 +695,21 @@ fn verify_inner(
     r.algorithm = Some(alg);
     let spki: spki::SubjectPublicKeyInfoOwned =
         cert.tbs_certificate().subject_public_key_info().clone();
-    let bits = public_key_bits(&spki).map_err(|e| SignatureError::Unsupported(e.to_string()))?;
+    let inherited = if alg.scheme == SignatureScheme::Dsa && !has_params(&spki) {
+        Some(
+            inherited_dsa_parameters(&cert, pool.clone()).ok_or_else(|| {
+                SignatureError::Unsupported(
+                    "the signer's DSA key inherits its parameters from an issuer certificate \
+                 that is not available"
+                        .into(),
+                )
+            })?,
+        )
+    } else {
+        None
+    };
+    let bits = public_key_bits_with_params(&spki, inherited.as_ref())
+        .map_err(|e| SignatureError::Unsupported(e.to_string()))?;
     for v in [
         policy.digest(digest, Usage::Accept),
         policy.signature(&alg, bits, Usage::Accept),
@@ -521,13 +724,18 @@ fn verify_inner(
             Verdict::Refused(why) => return Err(SignatureError::PolicyRefused(why)),
         }
     }
-    let content = sd
-        .content
-        .as_deref()
-        .or(detached)
-        .ok_or(SignatureError::MissingContent)?;
-    let content_digest = digest.digest(content);
-    let signed_digest = match (&info.signed_attrs, &s.signed_attrs_der) {
+    let (signed_bytes, content_type) = match target {
+        Target::Content {
+            content_type,
+            content,
+        } => (
+            content.ok_or(SignatureError::MissingContent)?,
+            Some(content_type),
+        ),
+        Target::Signature(sig) => (sig, None),
+    };
+    let content_digest = digest.digest(signed_bytes);
+    let message: &[u8] = match (&info.signed_attrs, &s.signed_attrs_der) {
         (Some(attrs), Some(raw)) => {
             let attrs: Vec<Attribute> = attrs.iter().cloned().collect();
             if let Some(dup) = attributes::duplicate_type(&attrs) {
@@ -542,13 +750,24 @@ fn verify_inner(
                 .decode_as::<OctetString>()
                 .map_err(|e| SignatureError::Malformed(e.to_string()))?;
             let ct = attributes::single_value(&attrs, oid::ID_CONTENT_TYPE)
-                .map_err(|e| SignatureError::Malformed(e.to_string()))?
-                .ok_or(SignatureError::MissingAttribute("contentType"))?;
-            let ct = ct
-                .decode_as::<ObjectIdentifier>()
                 .map_err(|e| SignatureError::Malformed(e.to_string()))?;
-            if ct != sd.content_type {
-                return Err(SignatureError::ContentTypeMismatch);
+            match (content_type, ct) {
+                (Some(expected), Some(ct)) => {
+                    let ct = ct
+                        .decode_as::<ObjectIdentifier>()
+                        .map_err(|e| SignatureError::Malformed(e.to_string()))?;
+                    if ct != expected {
+                        return Err(SignatureError::ContentTypeMismatch);
+                    }
+                }
+                (Some(_), None) => return Err(SignatureError::MissingAttribute("contentType")),
+                // RFC 5652 §11.1: a countersignature has no contentType attribute.
+                (None, Some(_)) => {
+                    return Err(SignatureError::Malformed(
+                        "a countersignature carries a contentType attribute".into(),
+                    ));
+                }
+                (None, None) => {}
             }
             if let Ok(Some(t)) = attributes::single_value(&attrs, oid::ID_SIGNING_TIME)
                 && let Ok(t) = t.decode_as::<Time>()
@@ -568,13 +787,13 @@ fn verify_inner(
             if md.as_bytes() != content_digest.as_slice() {
                 return Err(SignatureError::DigestMismatch);
             }
-            digest.digest(raw)
+            raw
         }
         (None, None) => {
-            if sd.content_type != oid::ID_DATA {
+            if content_type.is_some_and(|ct| ct != oid::ID_DATA) {
                 return Err(SignatureError::MissingAttribute("contentType"));
             }
-            content_digest
+            signed_bytes
         }
         _ => {
             return Err(SignatureError::Malformed(
@@ -582,7 +801,14 @@ fn verify_inner(
             ));
         }
     };
-    verify_digest(&spki, &alg, &signed_digest, info.signature.as_bytes()).map_err(|e| match e {
+    verify_message(
+        &spki,
+        inherited.as_ref(),
+        &alg,
+        message,
+        info.signature.as_bytes(),
+    )
+    .map_err(|e| match e {
         AlgError::BadSignature => SignatureError::BadSignature,
         other => SignatureError::Unsupported(other.to_string()),
     })

@@ -402,6 +402,7 @@ pub unsafe extern "C" fn mss_open(
             extra_certs: ctx.extra_certs.clone(),
             policy: ctx.policy(),
             time: None,
+            ..Default::default()
         };
         ctx.progress(0, msg.len());
         let opened = mss::open(msg, &opts)?;

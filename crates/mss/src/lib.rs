@@ -35,4 +35,5 @@ pub use mss_algs::keys::{DecryptionKey, SigningKey};
 pub use mss_algs::policy::{LegacyPolicy, Policy, StandardPolicy};
 pub use mss_algs::rsa::KeyTransport;
 pub use mss_algs::signature::SignatureScheme;
+pub use mss_cms::enveloped::KekKey;
 pub use x509_cert::Certificate;

@@ -12,6 +12,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use mss_algs::keys::DecryptionKey;
 use mss_algs::policy::{Policy, StandardPolicy};
 use mss_cms::content::{ContentInfo, ContentType};
+use mss_cms::enveloped::KekKey;
 use mss_cms::mime::{self, Headers, SmimeEntity};
 use mss_cms::signed::{self, SignatureError, SignerResult};
 use mss_cms::{CmsError, enveloped};
@@ -36,6 +37,8 @@ pub struct OpenOptions<'a> {
     pub policy: &'a dyn Policy,
     /// Reference time for validity checks (default: now).
     pub time: Option<SystemTime>,
+    /// Pre-shared key-encryption keys, by key identifier (KEKRecipientInfo).
+    pub kek_keys: Vec<KekKey>,
 }
 
 impl Default for OpenOptions<'_> {
@@ -46,6 +49,7 @@ impl Default for OpenOptions<'_> {
             extra_certs: Vec::new(),
             policy: &STANDARD,
             time: None,
+            kek_keys: Vec::new(),
         }
     }
 }
@@ -184,21 +188,25 @@ impl Ctx<'_, '_> {
                 Ok(Some(content.unwrap_or_default()))
             }
             ContentType::EnvelopedData | ContentType::AuthEnvelopedData => {
-                let d = enveloped::decrypt(&ci, &self.opts.keys, self.opts.policy).map_err(
-                    |e| match e {
-                        CmsError::Alg(mss_algs::AlgError::PolicyViolation { what, .. }) => {
-                            Error::PolicyViolation {
-                                policy: self.opts.policy.name().to_string(),
-                                what,
-                            }
+                let d = enveloped::decrypt_with(
+                    &ci,
+                    &self.opts.keys,
+                    &self.opts.kek_keys,
+                    self.opts.policy,
+                )
+                .map_err(|e| match e {
+                    CmsError::Alg(mss_algs::AlgError::PolicyViolation { what, .. }) => {
+                        Error::PolicyViolation {
+                            policy: self.opts.policy.name().to_string(),
+                            what,
                         }
-                        other => other.into(),
-                    },
-                )?;
+                    }
+                    other => other.into(),
+                })?;
                 self.report.encrypted = true;
                 self.report.authenticated_encryption = d.authenticated;
                 self.report.content_cipher = Some(d.cipher.name().to_string());
-                self.report.key_transport = Some(d.key_transport.name());
+                self.report.key_transport = Some(d.key_management.name());
                 for w in &d.warnings {
                     self.report.warn(w.clone());
                 }
@@ -288,6 +296,7 @@ impl Ctx<'_, '_> {
             },
         };
         if status == SignatureStatus::Valid
+            && !r.countersignature
             && let Some(from) = &self.from
             && !signer.email.as_deref().is_some_and(|e| {
                 mailbox_addresses(from)
@@ -310,6 +319,7 @@ impl Ctx<'_, '_> {
                 .unwrap_or_else(|| "unknown".into()),
             signing_time: r.signing_time.map(rfc3339),
             detail,
+            countersignature: r.countersignature,
         }
     }
 }

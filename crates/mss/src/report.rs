@@ -46,6 +46,8 @@ pub struct SignatureReport {
     pub signing_time: Option<String>,
     /// Why the status is not `valid`, in words.
     pub detail: Option<String>,
+    /// True for a countersignature (it signs the previous signer's signature value).
+    pub countersignature: bool,
 }
 
 /// What one layer of the message was.
@@ -80,7 +82,9 @@ pub struct Report {
     pub authenticated_encryption: bool,
     /// The content cipher (`aes-256-cbc`…) of the (innermost) encryption layer.
     pub content_cipher: Option<String>,
-    /// The key transport that reached our key (`rsa-pkcs1v15`, `rsa-oaep-sha256`…).
+    /// The key management that reached our key, whatever its kind (despite the field's
+    /// name): `rsa-pkcs1v15`, `rsa-oaep-sha256`…, `ecdh-hkdf-sha256/aes128-wrap`,
+    /// `esdh/3des-wrap`, `kek/aes128-wrap`.
     pub key_transport: Option<String>,
     /// Every signer of every signed layer.
     pub signatures: Vec<SignatureReport>,

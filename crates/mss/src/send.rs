@@ -6,10 +6,11 @@ use x509_cert::Certificate;
 use mss_algs::cipher::ContentCipher;
 use mss_algs::digest::DigestAlgorithm;
 use mss_algs::keys::SigningKey;
+use mss_algs::oid;
 use mss_algs::policy::{Policy, StandardPolicy};
 use mss_algs::rsa::KeyTransport;
 use mss_algs::signature::{SignatureAlgorithm, SignatureScheme};
-use mss_cms::enveloped::{self, RecipientSpec};
+use mss_cms::enveloped::{self, Recipient};
 use mss_cms::mime::{self, Headers};
 use mss_cms::signed::{self, SignParams, SignerSpec};
 
@@ -26,7 +27,8 @@ pub struct SignOptions<'a> {
     pub opaque: bool,
     /// Digest (default SHA-256).
     pub digest: DigestAlgorithm,
-    /// RSA PKCS#1 v1.5 (default) or PSS.
+    /// RSA PKCS#1 v1.5 (default) or PSS, for RSA signers. Other signers use the scheme
+    /// of their key: DSA, ECDSA (with `digest`) or Ed25519 (SHA-512, RFC 8419).
     pub scheme: SignatureScheme,
     /// The algorithm policy (default [`StandardPolicy`]).
     pub policy: &'a dyn Policy,
@@ -44,6 +46,26 @@ impl Default for SignOptions<'_> {
 }
 
 impl SignOptions<'_> {
+    /// The signature algorithm for `signer`: its key type decides the scheme, except
+    /// for RSA keys where [`SignOptions::scheme`] chooses v1.5 or PSS.
+    fn algorithm_for(&self, signer: &dyn SigningKey) -> SignatureAlgorithm {
+        let key_oid = signer
+            .certificate()
+            .tbs_certificate()
+            .subject_public_key_info()
+            .algorithm
+            .oid;
+        if key_oid == oid::ID_DSA {
+            SignatureAlgorithm::dsa(self.digest)
+        } else if key_oid == oid::ID_EC_PUBLIC_KEY {
+            SignatureAlgorithm::ecdsa(self.digest)
+        } else if key_oid == oid::ID_ED25519 {
+            SignatureAlgorithm::ed25519()
+        } else {
+            self.algorithm()
+        }
+    }
+
     fn algorithm(&self) -> SignatureAlgorithm {
         match self.scheme {
             SignatureScheme::RsaPss => SignatureAlgorithm::rsa_pss(self.digest),
@@ -57,8 +79,11 @@ impl SignOptions<'_> {
 pub struct EncryptOptions<'a> {
     /// Content cipher (default AES-256-CBC; GCM ciphers produce AuthEnvelopedData).
     pub cipher: ContentCipher,
-    /// Key transport for every recipient (default RSA PKCS#1 v1.5, the most widely read;
-    /// OAEP on request).
+    /// Key transport for RSA recipients (default RSA PKCS#1 v1.5, the most widely read;
+    /// OAEP on request). The key management is picked per recipient from its
+    /// certificate's key: RSA → key transport with this, EC / X25519 / DH → key
+    /// agreement with the usual algorithm for the key
+    /// ([`mss_algs::key_agreement::KeyAgreementAlgorithm::default_for`]).
     pub key_transport: KeyTransport,
     /// Signing options for [`sign_and_encrypt`] (its policy is replaced by `policy`).
     pub sign: SignOptions<'a>,
@@ -89,7 +114,7 @@ fn sign_entity(
     signer: &dyn SigningKey,
     opts: &SignOptions,
 ) -> Result<Vec<u8>, Error> {
-    let alg = opts.algorithm();
+    let alg = opts.algorithm_for(signer);
     let spec = SignerSpec {
         key: signer,
         algorithm: alg,
@@ -120,6 +145,46 @@ fn recipients_with_sender<'c>(
     all
 }
 
+/// EC, X25519 and DH recipient keys are reached by key agreement.
+fn is_key_agreement_key(c: &Certificate) -> bool {
+    let key_oid = c.tbs_certificate().subject_public_key_info().algorithm.oid;
+    key_oid == oid::ID_EC_PUBLIC_KEY
+        || key_oid == oid::ID_X25519
+        || key_oid == oid::DH_PUBLIC_NUMBER
+}
+
+/// S/MIME recipient checks for a key-agreement key (RFC 8551 §4.4.2, RFC 5753 §7):
+/// keyUsage (when present) must allow keyAgreement, extendedKeyUsage (when present)
+/// must include emailProtection.
+fn check_key_agreement_recipient(c: &Certificate) -> Result<(), Error> {
+    use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages};
+    let tbs = c.tbs_certificate();
+    let refuse = |what: &str| {
+        Error::InvalidRequest(format!(
+            "certificate {} is not valid for encryption ({what})",
+            tbs.subject()
+        ))
+    };
+    match tbs.get_extension::<KeyUsage>() {
+        Ok(Some((_, ku))) if !ku.0.contains(KeyUsages::KeyAgreement) => {
+            return Err(refuse("keyUsage"));
+        }
+        Err(_) => return Err(refuse("unreadable keyUsage")),
+        _ => {}
+    }
+    match tbs.get_extension::<ExtendedKeyUsage>() {
+        Ok(Some((_, eku)))
+            if !eku.0.iter().any(|o| {
+                *o == oid::ID_KP_EMAIL_PROTECTION || *o == oid::ANY_EXTENDED_KEY_USAGE
+            }) =>
+        {
+            Err(refuse("extendedKeyUsage"))
+        }
+        Err(_) => Err(refuse("unreadable extendedKeyUsage")),
+        _ => Ok(()),
+    }
+}
+
 fn envelope(
     outer: &Headers,
     inner: &[u8],
@@ -127,17 +192,17 @@ fn envelope(
     opts: &EncryptOptions,
 ) -> Result<Vec<u8>, Error> {
     for c in recipients {
-        mss_pki::check_smime_recipient(c).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        if is_key_agreement_key(c) {
+            check_key_agreement_recipient(c)?;
+        } else {
+            mss_pki::check_smime_recipient(c).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        }
     }
-    let specs: Vec<RecipientSpec> = recipients
+    let specs: Vec<Recipient> = recipients
         .iter()
-        .map(|c| RecipientSpec {
-            certificate: c,
-            key_transport: opts.key_transport,
-            identify_by_ski: false,
-        })
-        .collect();
-    let cms = enveloped::encrypt(inner, &specs, opts.cipher, opts.policy)?;
+        .map(|c| Recipient::for_certificate(c, opts.key_transport, false))
+        .collect::<Result<_, _>>()?;
+    let cms = enveloped::encrypt_to(inner, &specs, opts.cipher, opts.policy)?;
     let smime_type = if opts.cipher.is_aead() {
         "authEnveloped-data"
     } else {
