@@ -24,8 +24,8 @@ mod send;
 pub use error::Error;
 pub use open::{OpenOptions, Opened, open};
 pub use report::{
-    Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus, SignerInfo,
-    reply_level,
+    CpsSigner, Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus,
+    SignerInfo, reply_level,
 };
 pub use send::{EncryptOptions, SignOptions, encrypt, secure_reply, sign, sign_and_encrypt};
 

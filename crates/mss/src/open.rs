@@ -18,7 +18,9 @@ use mss_cms::signed::{self, SignatureError, SignerResult};
 use mss_cms::{CmsError, enveloped};
 
 use crate::Error;
-use crate::report::{Layer, LayerKind, Report, SignatureReport, SignatureStatus, SignerInfo};
+use crate::report::{
+    CpsSigner, Layer, LayerKind, Report, SignatureReport, SignatureStatus, SignerInfo,
+};
 
 static STANDARD: StandardPolicy = StandardPolicy;
 
@@ -260,10 +262,17 @@ impl Ctx<'_, '_> {
             Some(c) => SignerInfo {
                 subject: c.tbs_certificate().subject().to_string(),
                 email: certificate_email(c),
+                cps: mss_token::cps_identity(c).map(|i| CpsSigner {
+                    national_id: i.national_id,
+                    surname: i.surname,
+                    given_name: i.given_name,
+                    profession: i.profession,
+                }),
             },
             None => SignerInfo {
                 subject: r.signer_id.clone(),
                 email: None,
+                cps: None,
             },
         };
         let (status, detail) = match (&r.outcome, &r.certificate) {

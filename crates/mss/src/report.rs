@@ -29,6 +29,22 @@ pub struct SignerInfo {
     pub subject: String,
     /// The e-mail address in the certificate (SAN rfc822Name, else emailAddress).
     pub email: Option<String>,
+    /// The health professional's identity when the certificate is a CPS one (national
+    /// identifier in a multi-valued RDN with surname and given name, profession in `title`).
+    pub cps: Option<CpsSigner>,
+}
+
+/// A CPS card holder as named by the certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CpsSigner {
+    /// National identifier (e.g. `810001234567`: 8 + RPPS number).
+    pub national_id: String,
+    /// Surname.
+    pub surname: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Profession (`title`), e.g. `Médecin`.
+    pub profession: Option<String>,
 }
 
 /// One signer's report.

@@ -461,3 +461,80 @@ fn a_look_alike_sender_address_is_a_mismatch() {
         r.warnings
     );
 }
+
+#[test]
+fn a_cps_signer_is_reported_with_national_id_name_and_profession() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.pem");
+    let cert = dir.path().join("c.pem");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-multivalue-rdn",
+            "-utf8",
+        ])
+        .args([
+            "-subj",
+            "/CN=810001234567+SN=DUPONT+GN=JEAN/title=Médecin/O=Test",
+        ])
+        .args([
+            "-addext",
+            "keyUsage=critical,digitalSignature,nonRepudiation",
+        ])
+        .args(["-addext", "subjectAltName=email:jean.dupont@example.test"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is required for this test (apt-get install openssl)");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let pem = [
+        std::fs::read_to_string(&key).unwrap(),
+        std::fs::read_to_string(&cert).unwrap(),
+    ]
+    .concat();
+    let id = SoftwareIdentity::from_pem(&pem, None).unwrap();
+    let draft = b"From: jean.dupont@example.test\r\nSubject: cr\r\n\r\nCompte rendu.\r\n";
+    let signed = mss::sign(draft, &id, &SignOptions::default()).unwrap();
+    let r = mss::open(
+        &signed,
+        &OpenOptions {
+            trust_anchors: vec![id.certificate().clone()],
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .report;
+    let cps = r.signatures[0]
+        .signer
+        .cps
+        .clone()
+        .expect("CPS identity in the report");
+    assert_eq!(cps.national_id, "810001234567");
+    assert_eq!(cps.surname.as_deref(), Some("DUPONT"));
+    assert_eq!(cps.given_name.as_deref(), Some("JEAN"));
+    assert_eq!(cps.profession.as_deref(), Some("Médecin"));
+    assert_eq!(
+        r.to_json()["signatures"][0]["signer"]["cps"]["national_id"],
+        "810001234567"
+    );
+    // An ordinary certificate has none.
+    let signed = mss::sign(DRAFT, &pki().alice, &SignOptions::default()).unwrap();
+    assert!(
+        open_as(&signed, None).report.signatures[0]
+            .signer
+            .cps
+            .is_none()
+    );
+}
