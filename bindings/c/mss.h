@@ -159,6 +159,34 @@ enum mss_status
      * Another identity error.
      */
     MSS_IDENTITY_ERROR = 4008,
+    /**
+     * No PKCS#11 module given, or it cannot be loaded.
+     */
+    MSS_CARD_NO_MODULE = 4101,
+    /**
+     * No card (token) matches: insert your card.
+     */
+    MSS_CARD_ABSENT = 4102,
+    /**
+     * The card was removed, or its session closed, during the operation.
+     */
+    MSS_CARD_REMOVED = 4103,
+    /**
+     * Wrong PIN; `mss_last_error_message` says how many tries are left when the card tells.
+     */
+    MSS_CARD_WRONG_PIN = 4104,
+    /**
+     * The card's PIN is locked.
+     */
+    MSS_CARD_PIN_LOCKED = 4105,
+    /**
+     * The card holds no identity matching the URI, or the key may not be used this way.
+     */
+    MSS_CARD_NO_IDENTITY = 4106,
+    /**
+     * Another card or PKCS#11 module error.
+     */
+    MSS_CARD_ERROR = 4107,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -574,6 +602,28 @@ mss_status mss_identity_open_bytes(const uint8_t *data,
  * `identity` must be NULL or a live identity; `out` NULL or writable.
  */
 mss_status mss_identity_certificate(const struct mss_identity *identity, struct mss_buffer **out);
+
+/**
+ * Open an identity on a smart card (the CPS card) through PKCS#11.
+ *
+ * `uri` is an RFC 7512 PKCS#11 URI selecting the token, e.g. `pkcs11:token=CPS3%20…`
+ * (it may carry `?module-path=`); `module_path` is the PKCS#11 module (NULL: the URI's
+ * `module-path`, else the environment variable `MSS_PKCS11_MODULE`). The PIN is asked
+ * once through `pin_callback` (`retries_left` says how many tries remain when the card
+ * tells) and is never retried on its own. The identity signs with the card's signature
+ * key and decrypts with its authentication key; the session stays logged in until
+ * `mss_identity_free`. Statuses: `MSS_CARD_*`, `MSS_CANCELLED`.
+ *
+ * # Safety
+ *
+ * `uri` must be NULL or a NUL-terminated UTF-8 string; `module_path` NULL or a
+ * NUL-terminated UTF-8 string; `out` NULL or writable.
+ */
+mss_status mss_identity_open_pkcs11(const char *uri,
+                                    const char *module_path,
+                                    mss_pin_callback pin_callback,
+                                    void *userdata,
+                                    struct mss_identity **out);
 
 /**
  * Free an identity, zeroing its private key. NULL is accepted and ignored.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use der::Encode;
-use mss_token::{NoPin, PinRequest, PinSource, SoftwareIdentity, TokenError};
+use mss_token::{Identity, NoPin, PinRequest, PinSource, SoftwareIdentity, TokenError};
 use zeroize::Zeroizing;
 
 use crate::buffer::{bytes, handle, mss_buffer, out_ptr, utf8};
@@ -46,7 +46,7 @@ pub type mss_pin_callback = Option<
 /// `mss_identity_free` (which zeroes the key). Thread-safety: immutable once opened; may
 /// be used by several threads at once.
 pub struct mss_identity {
-    pub(crate) inner: SoftwareIdentity,
+    pub(crate) inner: Box<dyn Identity>,
 }
 
 /// The C callback as a [`PinSource`], recording misuse (bad length, not UTF-8).
@@ -110,10 +110,10 @@ impl PinSource for CallbackPin {
     }
 }
 
-fn open_with(
+fn open_with<E: Into<Failure>>(
     callback: mss_pin_callback,
     userdata: *mut c_void,
-    load: impl FnOnce(&dyn PinSource) -> Result<SoftwareIdentity, TokenError>,
+    load: impl FnOnce(&dyn PinSource) -> Result<Box<dyn Identity>, E>,
 ) -> Result<Box<mss_identity>, Failure> {
     let result = match callback {
         Some(callback) => {
@@ -130,7 +130,9 @@ fn open_with(
         }
         None => load(&NoPin),
     };
-    Ok(Box::new(mss_identity { inner: result? }))
+    Ok(Box::new(mss_identity {
+        inner: result.map_err(Into::into)?,
+    }))
 }
 
 /// Open an identity from a file: PEM (a private key, possibly encrypted, and
@@ -157,7 +159,7 @@ pub unsafe extern "C" fn mss_identity_open_file(
         let path = unsafe { utf8(path, "path") }?;
         out_ptr(out, "out")?;
         let id = open_with(pin_callback, userdata, |pins| {
-            SoftwareIdentity::load(Path::new(path), pins)
+            SoftwareIdentity::load(Path::new(path), pins).map(|i| Box::new(i) as Box<dyn Identity>)
         })
         .map_err(|mut f| {
             if f.status == mss_status::MSS_IO_ERROR {
@@ -201,6 +203,7 @@ pub unsafe extern "C" fn mss_identity_open_bytes(
         out_ptr(out, "out")?;
         let id = open_with(pin_callback, userdata, |pins| {
             SoftwareIdentity::load_bytes(data, label, pins)
+                .map(|i| Box::new(i) as Box<dyn Identity>)
         })?;
         // SAFETY: `out` is non-NULL and writable per the caller.
         unsafe { *out = Box::into_raw(id) };
@@ -223,15 +226,67 @@ pub unsafe extern "C" fn mss_identity_certificate(
         // SAFETY: per the caller.
         let id = unsafe { handle(identity, "identity") }?;
         out_ptr(out, "out")?;
-        let der = id
-            .inner
-            .certificate()
+        let der = identity_certificate(id)?
             .to_der()
             .map_err(|e| Failure::new(mss_status::MSS_INTERNAL_ERROR, e.to_string()))?;
         // SAFETY: `out` is non-NULL and writable per the caller.
         unsafe { *out = Box::into_raw(mss_buffer::new(der)) };
         Ok(())
     })
+}
+
+/// Open an identity on a smart card (the CPS card) through PKCS#11.
+///
+/// `uri` is an RFC 7512 PKCS#11 URI selecting the token, e.g. `pkcs11:token=CPS3%20…`
+/// (it may carry `?module-path=`); `module_path` is the PKCS#11 module (NULL: the URI's
+/// `module-path`, else the environment variable `MSS_PKCS11_MODULE`). The PIN is asked
+/// once through `pin_callback` (`retries_left` says how many tries remain when the card
+/// tells) and is never retried on its own. The identity signs with the card's signature
+/// key and decrypts with its authentication key; the session stays logged in until
+/// `mss_identity_free`. Statuses: `MSS_CARD_*`, `MSS_CANCELLED`.
+///
+/// # Safety
+///
+/// `uri` must be NULL or a NUL-terminated UTF-8 string; `module_path` NULL or a
+/// NUL-terminated UTF-8 string; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mss_identity_open_pkcs11(
+    uri: *const c_char,
+    module_path: *const c_char,
+    pin_callback: mss_pin_callback,
+    userdata: *mut c_void,
+    out: *mut *mut mss_identity,
+) -> mss_status {
+    guard(|| {
+        // SAFETY: per the caller.
+        let uri = unsafe { utf8(uri, "uri") }?;
+        if !uri.starts_with("pkcs11:") {
+            return Err(Failure::invalid("uri must be a pkcs11: URI"));
+        }
+        let module = if module_path.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL, NUL-terminated per the caller.
+            Some(Path::new(unsafe { utf8(module_path, "module_path") }?))
+        };
+        out_ptr(out, "out")?;
+        let id = open_with(pin_callback, userdata, |pins| {
+            mss_token::open_identity(uri, module, pins)
+        })?;
+        // SAFETY: `out` is non-NULL and writable per the caller.
+        unsafe { *out = Box::into_raw(id) };
+        Ok(())
+    })
+}
+
+/// The certificate an identity is known by: its encryption (decryption) certificate,
+/// which correspondents encrypt to; for a software identity the one certificate.
+pub(crate) fn identity_certificate(id: &mss_identity) -> Result<&x509_cert::Certificate, Failure> {
+    Ok(id
+        .inner
+        .decryption_key()
+        .map_err(Failure::from)?
+        .certificate())
 }
 
 /// Free an identity, zeroing its private key. NULL is accepted and ignored.

@@ -2,14 +2,14 @@
 //! raw arguments into facade types, calls the facade once and writes its outputs last.
 
 use mss::{
-    ContentCipher, DecryptionKey, DigestAlgorithm, EncryptOptions, KeyTransport, SecurityLevel,
-    SignOptions, SignatureScheme,
+    ContentCipher, DigestAlgorithm, EncryptOptions, KeyTransport, SecurityLevel, SignOptions,
+    SignatureScheme,
 };
 use x509_cert::Certificate;
 
 use crate::buffer::{array, bytes, handle, mss_buffer, mss_slice, out_ptr, parse_certificate};
 use crate::context::{context, mss_context};
-use crate::identity::mss_identity;
+use crate::identity::{identity_certificate, mss_identity};
 use crate::report::mss_report;
 use crate::status::{Failure, guard, mss_status};
 
@@ -188,8 +188,9 @@ pub unsafe extern "C" fn mss_sign(
         out_ptr(out, "out")?;
         check_flags(flags, SIGN_FLAGS)?;
         let opts = sign_options(ctx, flags)?;
+        let key = id.inner.signing_key().map_err(Failure::from)?;
         // SAFETY: `out` checked above.
-        unsafe { produce(ctx, msg, out, || mss::sign(msg, &id.inner, &opts)) }
+        unsafe { produce(ctx, msg, out, || mss::sign(msg, key, &opts)) }
     })
 }
 
@@ -232,10 +233,7 @@ pub unsafe extern "C" fn mss_encrypt(
                 ));
             }
             // SAFETY: non-NULL and live per the caller.
-            (false, true) => unsafe { handle(sender, "sender") }?
-                .inner
-                .certificate()
-                .clone(),
+            (false, true) => identity_certificate(unsafe { handle(sender, "sender") }?)?.clone(),
             (true, false) => {
                 // SAFETY: non-NULL, pointing to a slice of readable bytes per the caller.
                 let s = unsafe { *sender_certificate };
@@ -294,10 +292,12 @@ pub unsafe extern "C" fn mss_sign_encrypt(
         out_ptr(out, "out")?;
         check_flags(flags, SIGN_FLAGS | ENCRYPT_FLAGS)?;
         let opts = encrypt_options(ctx, cipher, flags)?;
+        let key = id.inner.signing_key().map_err(Failure::from)?;
+        let own = identity_certificate(id)?;
         // SAFETY: `out` checked above.
         unsafe {
             produce(ctx, msg, out, || {
-                mss::sign_and_encrypt(msg, &id.inner, &recipients, None, &opts)
+                mss::sign_and_encrypt(msg, key, &recipients, Some(own), &opts)
             })
         }
     })
@@ -344,10 +344,12 @@ pub unsafe extern "C" fn mss_secure_reply(
         };
         check_flags(flags, SIGN_FLAGS | ENCRYPT_FLAGS)?;
         let opts = encrypt_options(ctx, cipher, flags)?;
+        let key = id.inner.signing_key().map_err(Failure::from)?;
+        let own = identity_certificate(id)?;
         // SAFETY: `out` checked above.
         unsafe {
             produce(ctx, msg, out, || {
-                mss::secure_reply(msg, level, &id.inner, &recipients, None, &opts)
+                mss::secure_reply(msg, level, key, &recipients, Some(own), &opts)
             })
         }
     })
@@ -389,7 +391,7 @@ pub unsafe extern "C" fn mss_open(
             .map(|(i, p)| {
                 // SAFETY: each pointer is NULL or a live identity per the caller.
                 unsafe { handle(*p, &format!("identities[{i}]")) }
-                    .map(|id| &id.inner as &dyn DecryptionKey)
+                    .and_then(|id| id.inner.decryption_key().map_err(Failure::from))
             })
             .collect::<Result<Vec<_>, _>>()?;
         // SAFETY: per the caller.

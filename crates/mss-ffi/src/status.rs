@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use mss_token::TokenError;
+use mss_token::{CardError, TokenError};
 
 /// The result of every call that can fail. Numbers are stable: a retired number stays
 /// reserved and is never reused.
@@ -76,6 +76,20 @@ pub enum mss_status {
     MSS_IDENTITY_KEY_MISMATCH = 4007,
     /// Another identity error.
     MSS_IDENTITY_ERROR = 4008,
+    /// No PKCS#11 module given, or it cannot be loaded.
+    MSS_CARD_NO_MODULE = 4101,
+    /// No card (token) matches: insert your card.
+    MSS_CARD_ABSENT = 4102,
+    /// The card was removed, or its session closed, during the operation.
+    MSS_CARD_REMOVED = 4103,
+    /// Wrong PIN; `mss_last_error_message` says how many tries are left when the card tells.
+    MSS_CARD_WRONG_PIN = 4104,
+    /// The card's PIN is locked.
+    MSS_CARD_PIN_LOCKED = 4105,
+    /// The card holds no identity matching the URI, or the key may not be used this way.
+    MSS_CARD_NO_IDENTITY = 4106,
+    /// Another card or PKCS#11 module error.
+    MSS_CARD_ERROR = 4107,
 }
 
 /// A failed call: the status and the message stored for `mss_last_error_message`.
@@ -122,21 +136,43 @@ impl From<mss::Error> for Failure {
     }
 }
 
-impl From<TokenError> for Failure {
-    fn from(e: TokenError) -> Self {
+impl From<CardError> for Failure {
+    fn from(e: CardError) -> Self {
         use mss_status::*;
         let status = match &e {
-            TokenError::Io(_) => MSS_IO_ERROR,
-            TokenError::BadPassword => MSS_BAD_PASSWORD,
-            TokenError::Cancelled | TokenError::PasswordRequired => MSS_CANCELLED,
-            TokenError::Malformed(_) => MSS_IDENTITY_MALFORMED,
-            TokenError::Unsupported(_) => MSS_IDENTITY_UNSUPPORTED,
-            TokenError::NoKey => MSS_IDENTITY_NO_KEY,
-            TokenError::NoCertificate => MSS_IDENTITY_NO_CERTIFICATE,
-            TokenError::KeyMismatch => MSS_IDENTITY_KEY_MISMATCH,
-            _ => MSS_IDENTITY_ERROR,
+            CardError::Token(t) => return Failure::new(token_status(t), format!("identity: {t}")),
+            CardError::NoModule | CardError::ModuleLoad { .. } => MSS_CARD_NO_MODULE,
+            CardError::NoToken { .. } | CardError::AmbiguousToken { .. } => MSS_CARD_ABSENT,
+            CardError::CardRemoved | CardError::NotLoggedIn => MSS_CARD_REMOVED,
+            CardError::WrongPin { .. } => MSS_CARD_WRONG_PIN,
+            CardError::PinLocked => MSS_CARD_PIN_LOCKED,
+            CardError::PinCancelled => MSS_CANCELLED,
+            CardError::Uri(_) => MSS_INVALID_ARGUMENT,
+            CardError::NoIdentity { .. } | CardError::KeyUsage(_) => MSS_CARD_NO_IDENTITY,
+            _ => MSS_CARD_ERROR,
         };
-        Failure::new(status, format!("identity: {e}"))
+        Failure::new(status, format!("card: {e}"))
+    }
+}
+
+impl From<TokenError> for Failure {
+    fn from(e: TokenError) -> Self {
+        Failure::new(token_status(&e), format!("identity: {e}"))
+    }
+}
+
+fn token_status(e: &TokenError) -> mss_status {
+    use mss_status::*;
+    match e {
+        TokenError::Io(_) => MSS_IO_ERROR,
+        TokenError::BadPassword => MSS_BAD_PASSWORD,
+        TokenError::Cancelled | TokenError::PasswordRequired => MSS_CANCELLED,
+        TokenError::Malformed(_) => MSS_IDENTITY_MALFORMED,
+        TokenError::Unsupported(_) => MSS_IDENTITY_UNSUPPORTED,
+        TokenError::NoKey => MSS_IDENTITY_NO_KEY,
+        TokenError::NoCertificate => MSS_IDENTITY_NO_CERTIFICATE,
+        TokenError::KeyMismatch => MSS_IDENTITY_KEY_MISMATCH,
+        _ => MSS_IDENTITY_ERROR,
     }
 }
 

@@ -979,3 +979,84 @@ fn a_configured_context_and_identities_serve_several_threads() {
         w.join().expect("worker");
     }
 }
+
+#[test]
+fn pkcs11_identity_errors_are_typed() {
+    let mut out: *mut mss_identity = ptr::null_mut();
+    let uri = c("pkcs11:token=CPS3%20ABSENT");
+    // SAFETY: valid NUL-terminated strings and a writable out pointer.
+    unsafe {
+        assert_eq!(
+            mss_identity_open_pkcs11(ptr::null(), ptr::null(), None, ptr::null_mut(), &mut out),
+            MSS_NULL_ARGUMENT
+        );
+        let not_a_uri = c("/tmp/alice.p12");
+        assert_eq!(
+            mss_identity_open_pkcs11(
+                not_a_uri.as_ptr(),
+                ptr::null(),
+                None,
+                ptr::null_mut(),
+                &mut out
+            ),
+            MSS_INVALID_ARGUMENT
+        );
+        let missing = c("/nonexistent/libnothing-pkcs11.so");
+        assert_eq!(
+            mss_identity_open_pkcs11(
+                uri.as_ptr(),
+                missing.as_ptr(),
+                None,
+                ptr::null_mut(),
+                &mut out
+            ),
+            MSS_CARD_NO_MODULE
+        );
+        assert!(last_error().contains("libnothing"), "{}", last_error());
+    }
+    assert!(out.is_null(), "no identity on failure");
+}
+
+#[test]
+fn pkcs11_absent_card_says_insert_your_card() {
+    let module = "/usr/lib/softhsm/libsofthsm2.so";
+    assert!(
+        std::path::Path::new(module).exists(),
+        "SoftHSM2 is required for this test: apt-get install softhsm2 (or bash scripts/install-deps.sh)"
+    );
+    // An empty token directory: the module loads, no token matches.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut out: *mut mss_identity = ptr::null_mut();
+    let uri = c(&format!("pkcs11:token=CPS3%20ABSENT?module-path={module}"));
+    // The module reads SOFTHSM2_CONF when loaded; a child process keeps this test's
+    // environment change away from the others.
+    if std::env::var_os("MSS_FFI_CHILD").is_none() {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "pkcs11_absent_card_says_insert_your_card",
+                "--nocapture",
+            ])
+            .env("MSS_FFI_CHILD", "1")
+            .env("SOFTHSM2_CONF", &conf)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        return;
+    }
+    // SAFETY: valid strings and out pointer.
+    let st = unsafe {
+        mss_identity_open_pkcs11(uri.as_ptr(), ptr::null(), None, ptr::null_mut(), &mut out)
+    };
+    assert_eq!(st, MSS_CARD_ABSENT, "{}", last_error());
+    assert!(last_error().contains("insert your"), "{}", last_error());
+}
