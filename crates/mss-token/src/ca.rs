@@ -157,8 +157,13 @@ impl CertificateAuthority {
         let validity = validity(Duration::from_secs(u64::from(profile.valid_days) * 86_400))?;
         let builder =
             CertificateBuilder::new(ee, random_serial()?, validity, spki).map_err(issuance)?;
-        let signer =
-            rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(self.identity.private_key().clone());
+        let ca_key = self.identity.rsa_key().ok_or_else(|| {
+            TokenError::Unsupported(format!(
+                "issuing with a {:?} CA key (RSA only)",
+                self.identity.key_kind()
+            ))
+        })?;
+        let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(ca_key.clone());
         let certificate = builder
             .build::<_, rsa::pkcs1v15::Signature>(&signer)
             .map_err(issuance)?;

@@ -15,7 +15,8 @@
 //! - [`pkcs12`]: the PKCS#12 reader (ASN.1 types, key derivation, MAC and
 //!   password-based decryption).
 //!
-//! The RSA arithmetic itself is delegated to [`mss_algs::rsa`].
+//! Keys of every kind (RSA, DSA, EC, Ed25519, X25519, DH) are
+//! [`mss_algs::keys::SoftwarePrivateKey`]s; the arithmetic lives in `mss-algs`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

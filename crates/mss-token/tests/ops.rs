@@ -80,14 +80,15 @@ fn signatures_verify_with_openssl() {
             std::fs::write(d.join("digest.bin"), &h).expect("write");
         }
     }
-    assert!(!id.supports(&SignatureAlgorithm::rsa_pkcs1v15(DigestAlgorithm::Md5)));
-    assert!(
-        id.sign_digest(
-            &SignatureAlgorithm::rsa_pkcs1v15(DigestAlgorithm::Md5),
-            &[0; 16]
-        )
-        .is_err()
-    );
+    // MD5 is the policy's call (LegacyPolicy produces it): the key computes it, and a
+    // digest of the wrong length is refused.
+    let md5 = SignatureAlgorithm::rsa_pkcs1v15(DigestAlgorithm::Md5);
+    assert!(id.supports(&md5));
+    let sig = id.sign_digest(&md5, &[0; 16]).expect("MD5 signature");
+    let spki = id.certificate().tbs_certificate().subject_public_key_info();
+    mss_algs::signature::verify_digest(spki, &md5, &[0; 16], &sig).expect("verifies");
+    assert!(mss_algs::signature::verify_digest(spki, &md5, &[1; 16], &sig).is_err());
+    assert!(id.sign_digest(&md5, &[0; 20]).is_err());
 }
 
 #[test]

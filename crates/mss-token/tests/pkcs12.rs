@@ -297,7 +297,7 @@ fn key_without_certificate_and_certificate_without_key() {
 }
 
 #[test]
-fn ec_key_is_unsupported_with_oid() {
+fn an_unknown_curve_is_unsupported_with_its_oid() {
     let dir = tempfile::tempdir().expect("tempdir");
     openssl(
         dir.path(),
@@ -307,7 +307,7 @@ fn ec_key_is_unsupported_with_oid() {
             "-newkey",
             "ec",
             "-pkeyopt",
-            "ec_paramgen_curve:P-256",
+            "ec_paramgen_curve:P-521",
             "-nodes",
             "-keyout",
             "ec.key",
@@ -327,7 +327,7 @@ fn ec_key_is_unsupported_with_oid() {
         ],
     );
     match SoftwareIdentity::from_pkcs12(&read(dir.path(), "ec.p12"), "pw") {
-        Err(TokenError::Unsupported(m)) => assert!(m.contains("1.2.840.10045.2.1"), "{m}"),
+        Err(TokenError::Unsupported(m)) => assert!(m.contains("1.3.132.0.35"), "{m}"),
         other => panic!("expected Unsupported, got {other:?}"),
     }
 }

@@ -18,7 +18,7 @@ use mss::{
     Certificate, ContentCipher, DigestAlgorithm, KeyTransport, LegacyPolicy, Policy,
     SignatureScheme, StandardPolicy,
 };
-use mss_token::{PinRequest, PinSource, SoftwareIdentity, TokenError};
+use mss_token::{CardError, Identity, PinRequest, PinSource, TokenError};
 
 /// Messagerie Sécurisée de Santé: S/MIME signing and encryption.
 #[derive(Parser)]
@@ -64,17 +64,21 @@ struct PinArgs {
     /// Read the identity's password/PIN from this environment variable (default: prompt).
     #[arg(long = "pin-env", value_name = "VAR")]
     pin_env: Option<String>,
+    /// The PKCS#11 module for `pkcs11:` identities (a URI's `module-path` wins).
+    #[arg(long = "module", value_name = "PATH", env = "MSS_PKCS11_MODULE")]
+    module: Option<PathBuf>,
 }
 
 #[derive(Args)]
 struct SignArgs {
-    /// The signer's identity: a PKCS#12 or PEM file.
+    /// The signer's identity: a PKCS#12 or PEM file, or a card as a `pkcs11:` URI
+    /// (e.g. `pkcs11:token=CPS` with --module).
     #[arg(long, value_name = "ID")]
-    identity: PathBuf,
+    identity: String,
     /// Opaque signature (application/pkcs7-mime) instead of multipart/signed.
     #[arg(long)]
     opaque: bool,
-    /// Digest: sha256 (default), sha384, sha512, sha224; sha1 needs --allow-legacy.
+    /// Digest: sha256 (default), sha384, sha512, sha224; sha1 and md5 need --allow-legacy.
     #[arg(long, value_name = "NAME", default_value = "sha256")]
     digest: String,
     /// Sign with RSA-PSS instead of PKCS#1 v1.5.
@@ -94,15 +98,17 @@ struct EncryptArgs {
     /// A recipient's certificate (PEM or DER). Repeat for several recipients.
     #[arg(long = "to", value_name = "CERT", required = true)]
     to: Vec<PathBuf>,
-    /// Sign first with this identity (PKCS#12 or PEM); its certificate also receives a copy.
+    /// Sign first with this identity (PKCS#12 or PEM file, or a `pkcs11:` URI); its
+    /// certificate (a card's decryption certificate) also receives a copy.
     #[arg(long = "sign-with", value_name = "ID")]
-    sign_with: Option<PathBuf>,
+    sign_with: Option<String>,
     /// Your own encryption certificate, so that the sent copy stays readable by you
     /// (required without --sign-with; with it, defaults to the signer's certificate).
     #[arg(long = "sender-cert", value_name = "CERT")]
     sender_cert: Option<PathBuf>,
     /// Content cipher: aes-256-cbc (default), aes-192-cbc, aes-128-cbc, aes-128-gcm,
-    /// aes-256-gcm, des-ede3-cbc (needs --allow-legacy).
+    /// aes-256-gcm, and the historic des-ede3-cbc (3des), des-cbc (des), rc2-40, rc2-64,
+    /// rc2-128, rc4 (these need --allow-legacy).
     #[arg(long, value_name = "NAME", default_value = "aes-256-cbc")]
     cipher: String,
     /// Wrap the content key with RSA-OAEP (SHA-256) instead of PKCS#1 v1.5.
@@ -128,9 +134,9 @@ struct EncryptArgs {
 
 #[derive(Args)]
 struct OpenArgs {
-    /// Your identity (PKCS#12 or PEM), to decrypt. Repeatable.
+    /// Your identity (PKCS#12 or PEM file, or a `pkcs11:` URI), to decrypt. Repeatable.
     #[arg(long, value_name = "ID")]
-    identity: Vec<PathBuf>,
+    identity: Vec<String>,
     /// A trusted authority's certificate(s) (PEM, possibly several, or DER). Repeatable.
     #[arg(long, value_name = "CA_FILE")]
     trust: Vec<PathBuf>,
@@ -226,7 +232,12 @@ impl PinSource for CliPin {
                 ))),
             };
         }
-        rpassword::prompt_password(format!("{}: ", request.what))
+        let prompt = match request.retries_left {
+            Some(1) => format!("{} (last try before the PIN locks): ", request.what),
+            Some(n) => format!("{} ({n} tries left): ", request.what),
+            None => format!("{}: ", request.what),
+        };
+        rpassword::prompt_password(prompt)
             .map(Zeroizing::new)
             .map_err(|e| {
                 self.fail(format!(
@@ -314,18 +325,24 @@ fn write_output(path: &Option<PathBuf>, data: &[u8]) -> Result<(), Failure> {
     }
 }
 
-fn load_identity(path: &Path, pin: &PinArgs) -> Result<SoftwareIdentity, Failure> {
+/// Open an identity: a PKCS#12 / PEM file, or a card named by a `pkcs11:` URI (through
+/// `--module` / `MSS_PKCS11_MODULE` unless the URI names its module).
+fn load_identity(spec: &str, pin: &PinArgs) -> Result<Box<dyn Identity>, Failure> {
     let pins = CliPin::new(pin.pin_env.clone());
-    SoftwareIdentity::load(path, &pins).map_err(|e| {
+    mss_token::open_identity(spec, pin.module.as_deref(), &pins).map_err(|e| {
         let why = match (&e, pins.problem()) {
-            (TokenError::Cancelled, Some(problem)) => problem,
+            (CardError::Token(TokenError::Cancelled) | CardError::PinCancelled, Some(problem)) => {
+                problem
+            }
             _ => e.to_string(),
         };
-        Failure::new(
-            exit::FAILURE,
-            format!("cannot open identity {}: {why}", path.display()),
-        )
+        Failure::new(exit::FAILURE, format!("cannot open identity {spec}: {why}"))
     })
+}
+
+/// A card that cannot do what is asked (no signing or decryption key).
+fn card_failure(e: CardError) -> Failure {
+    Failure::new(exit::FAILURE, format!("identity: {e}"))
 }
 
 /// The `CERTIFICATE` blocks of a PEM text, each from its BEGIN line to its END line.
@@ -395,10 +412,11 @@ fn parse_digest(s: &str) -> Result<DigestAlgorithm, Failure> {
 
 fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
     let input = read_input(&a.io.input)?;
+    let digest = parse_digest(&a.digest)?;
     let id = load_identity(&a.identity, &a.pin)?;
     let opts = mss::SignOptions {
         opaque: a.opaque,
-        digest: parse_digest(&a.digest)?,
+        digest,
         scheme: if a.pss {
             SignatureScheme::RsaPss
         } else {
@@ -406,7 +424,7 @@ fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
         },
         policy: policy(a.allow_legacy),
     };
-    let out = mss::sign(&input, &id, &opts)?;
+    let out = mss::sign(&input, id.signing_key().map_err(card_failure)?, &opts)?;
     write_output(&a.io.output, &out)
 }
 
@@ -444,16 +462,30 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
         },
         policy: pol,
     };
+    // The facade's option structs grow fields (key agreement, KEK keys…): the CLI
+    // takes their defaults for what it has no flag for.
+    #[allow(clippy::needless_update)]
     let opts = mss::EncryptOptions {
         cipher,
         key_transport,
         sign,
         policy: pol,
+        ..Default::default()
     };
     let out = match &a.sign_with {
         Some(idp) => {
             let id = load_identity(idp, &a.pin)?;
-            mss::sign_and_encrypt(&input, &id, &recipients, sender_cert.as_ref(), &opts)?
+            let signer = id.signing_key().map_err(card_failure)?;
+            // The sent copy goes to --sender-cert, else to the identity's decryption
+            // certificate (a card's is not its signing one), else to the signer's.
+            let own = match &sender_cert {
+                Some(c) => Some(c.clone()),
+                None => match id.decryption_key() {
+                    Ok(k) => Some(k.certificate().clone()),
+                    Err(_) => None,
+                },
+            };
+            mss::sign_and_encrypt(&input, signer, &recipients, own.as_ref(), &opts)?
         }
         None => {
             let sender = sender_cert.ok_or_else(|| Failure::new(exit::USAGE, SENDER_NEEDED))?;
@@ -477,12 +509,18 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
     for p in &a.certs {
         extra.extend(load_certs(p)?);
     }
+    let mut keys = Vec::with_capacity(ids.len());
+    for id in &ids {
+        keys.push(id.decryption_key().map_err(card_failure)?);
+    }
+    #[allow(clippy::needless_update)]
     let opts = mss::OpenOptions {
-        keys: ids.iter().map(|i| i as &dyn mss::DecryptionKey).collect(),
+        keys,
         trust_anchors: anchors,
         extra_certs: extra,
         policy: policy(a.allow_legacy),
         time: None,
+        ..Default::default()
     };
     let opened = mss::open(&input, &opts).map_err(|e| match e {
         // Opening, a failing key operation (card, PIN) means: cannot decrypt.

@@ -1841,3 +1841,264 @@ fn help_lists_the_contract_flags() {
         }
     }
 }
+
+// ------------------------------------------------------------------ historic algorithms
+
+#[test]
+fn historic_ciphers_need_allow_legacy_and_openssl_reads_them() {
+    let d = Dir::new();
+    for (name, shown) in [
+        ("des", "des-cbc"),
+        ("rc2-40", "rc2-40"),
+        ("rc2-64", "rc2-64"),
+        ("rc2-128", "rc2-128"),
+        ("rc4", "rc4"),
+    ] {
+        let out = format!("{name}.eml");
+        let args = [
+            "encrypt",
+            "--to",
+            "bob.pem",
+            "--sender-cert",
+            "alice.pem",
+            "--cipher",
+            name,
+            "--in",
+            "draft.eml",
+            "--out",
+            &out,
+        ];
+        let run = d.mss(&args);
+        run.expect_code(14);
+        assert!(
+            run.stderr.contains("policy standard"),
+            "{name}: name the policy: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(shown), "{name}: {}", run.stderr);
+        assert!(!d.exists(&out), "{name}: no output when refused");
+
+        let mut legacy = args.to_vec();
+        legacy.push("--allow-legacy");
+        d.mss(&legacy).ok();
+        let (run, v) = d.open(&out, Some("bob-id.pem"), 0);
+        assert_body(&run.stdout);
+        assert_eq!(v["content_cipher"], shown, "{v:#}");
+        assert!(
+            warnings(&v).iter().any(|w| w.starts_with("weak-algorithm")),
+            "{name}: a weak-algorithm warning is expected: {v:#}"
+        );
+        // OpenSSL 3 with its legacy provider decrypts it too.
+        let clear = format!("{name}.clear");
+        d.openssl(&[
+            "cms",
+            "-decrypt",
+            "-provider",
+            "legacy",
+            "-provider",
+            "default",
+            "-in",
+            &out,
+            "-recip",
+            "bob.pem",
+            "-inkey",
+            "bob-id.pem",
+            "-out",
+            &clear,
+        ]);
+        assert_body(&d.read(&clear));
+    }
+}
+
+#[test]
+fn md5_digest_is_refused_on_sign_and_encrypt_without_allow_legacy() {
+    let d = Dir::new();
+    let run = d.mss(&[
+        "sign",
+        "--identity",
+        "alice-id.pem",
+        "--digest",
+        "md5",
+        "--in",
+        "draft.eml",
+        "--out",
+        "md5.eml",
+    ]);
+    run.expect_code(14);
+    assert!(run.stderr.contains("policy standard"), "{}", run.stderr);
+    assert!(run.stderr.to_lowercase().contains("md5"), "{}", run.stderr);
+    assert!(!d.exists("md5.eml"));
+    let run = d.mss(&[
+        "encrypt",
+        "--to",
+        "bob.pem",
+        "--sign-with",
+        "alice-id.pem",
+        "--digest",
+        "md5",
+        "--in",
+        "draft.eml",
+        "--out",
+        "md5e.eml",
+    ]);
+    run.expect_code(14);
+    assert!(run.stderr.contains("policy standard"), "{}", run.stderr);
+    assert!(!d.exists("md5e.eml"));
+    // SHA-1 on encrypt+sign: refused, then produced under --allow-legacy.
+    let args = [
+        "encrypt",
+        "--to",
+        "bob.pem",
+        "--sign-with",
+        "alice-id.pem",
+        "--digest",
+        "sha1",
+        "--in",
+        "draft.eml",
+        "--out",
+        "sha1e.eml",
+    ];
+    d.mss(&args).expect_code(14);
+    assert!(!d.exists("sha1e.eml"));
+    let mut legacy = args.to_vec();
+    legacy.push("--allow-legacy");
+    d.mss(&legacy).ok();
+    let (_, v) = d.open("sha1e.eml", Some("bob-id.pem"), 0);
+    assert!(
+        warnings(&v).iter().any(|w| w.starts_with("weak-algorithm")),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn unknown_cipher_or_digest_names_are_usage_errors() {
+    let d = Dir::new();
+    let run = d.mss(&[
+        "encrypt",
+        "--to",
+        "bob.pem",
+        "--sender-cert",
+        "alice.pem",
+        "--cipher",
+        "blowfish",
+        "--in",
+        "draft.eml",
+        "--out",
+        "x.eml",
+    ]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("--cipher blowfish"), "{}", run.stderr);
+    let run = d.mss(&[
+        "sign",
+        "--identity",
+        "alice-id.pem",
+        "--digest",
+        "whirlpool",
+        "--in",
+        "draft.eml",
+        "--out",
+        "x.eml",
+    ]);
+    run.expect_code(2);
+    assert!(!d.exists("x.eml"));
+}
+
+#[test]
+fn a_pkcs11_identity_without_a_module_fails_cleanly() {
+    let d = Dir::new();
+    let mut cmd = d.command(PASSWORD);
+    cmd.env_remove("MSS_PKCS11_MODULE").args([
+        "sign",
+        "--identity",
+        "pkcs11:token=CPS",
+        "--pin-env",
+        PIN_VAR,
+        "--in",
+        "draft.eml",
+        "--out",
+        "card.eml",
+    ]);
+    let out = run_raw(&mut cmd, b"");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pkcs11:token=CPS"), "{stderr}");
+    assert!(!d.exists("card.eml"));
+    // A module path that does not exist is named.
+    let run = d.mss(&[
+        "sign",
+        "--identity",
+        "pkcs11:token=CPS",
+        "--module",
+        "/nonexistent/libpkcs11.so",
+        "--pin-env",
+        PIN_VAR,
+        "--in",
+        "draft.eml",
+        "--out",
+        "card.eml",
+    ]);
+    run.expect_code(1);
+    assert!(!d.exists("card.eml"));
+}
+
+#[test]
+fn an_ec_identity_signs_with_ecdsa_and_openssl_verifies() {
+    let d = Dir::new();
+    d.openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ec.key",
+        "-out",
+        "ec.pem",
+        "-subj",
+        "/CN=Alice EC/emailAddress=alice@example.test",
+        "-addext",
+        "keyUsage=critical,digitalSignature",
+        "-addext",
+        "extendedKeyUsage=emailProtection",
+        "-addext",
+        "subjectAltName=email:alice@example.test",
+        "-days",
+        "2",
+    ]);
+    let mut bundle = d.read("ec.key");
+    bundle.extend(d.read("ec.pem"));
+    d.write("ec-id.pem", &bundle);
+    d.mss(&[
+        "sign",
+        "--identity",
+        "ec-id.pem",
+        "--in",
+        "draft.eml",
+        "--out",
+        "ec.eml",
+    ])
+    .ok();
+    let out = d.try_openssl(&[
+        "cms",
+        "-verify",
+        "-noverify",
+        "-in",
+        "ec.eml",
+        "-out",
+        "ec.txt",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(contains(&d.read("ec.txt"), b"Tension arterielle 12/8"));
+    let print = d.openssl(&["cms", "-cmsout", "-print", "-in", "ec.eml"]);
+    let text = String::from_utf8_lossy(&print.stdout);
+    assert!(text.contains("ecdsa-with-SHA256"), "{text}");
+    // mss verifies it with the certificate as the trust anchor.
+    let run = d.mss(&["open", "--trust", "ec.pem", "--in", "ec.eml"]);
+    run.ok();
+}
