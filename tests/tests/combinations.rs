@@ -203,12 +203,9 @@ fn encryption_combinations() -> Vec<(
         hash: DigestAlgorithm::Sha256,
     };
     for &c in ContentCipher::ALL {
-        // X9.42 DH (ESDH, historic) is produced under the legacy policy. Its key wrap
-        // is 3DES wrap, which wraps 3DES keys only: the facade does not yet pick
-        // another wrap for DES / RC2 / RC4 / AES content keys, so DH pairs with 3DES.
-        if c == ContentCipher::DesEde3Cbc {
-            out.push(("dh", KeyTransport::RsaPkcs1v15, c, &LEGACY));
-        }
+        // X9.42 DH (ESDH, historic) is produced under the legacy policy, with the key
+        // wrap that fits the content cipher (3DES wrap only wraps 3DES keys).
+        out.push(("dh", KeyTransport::RsaPkcs1v15, c, &LEGACY));
         if c.is_historic() {
             out.push(("bob", KeyTransport::RsaPkcs1v15, c, &LEGACY));
         } else {

@@ -113,16 +113,20 @@ impl KeyWrapAlgorithm {
     }
 
     /// The wrap that RFC 3370 §4.3 / RFC 3565 / RFC 5753 §8 pair with a content
-    /// cipher: 3DES wrap for 3DES and DES, RC2 wrap for RC2 and RC4, AES wrap of the same
+    /// cipher: 3DES wrap for 3DES, RC2 wrap for DES, RC2 and RC4 (3DES wrap takes only
+    /// 3DES keys), AES wrap of the same
     /// size for AES.
     pub fn for_content_cipher(cipher: ContentCipher) -> Self {
         match cipher {
             ContentCipher::Aes192Cbc => KeyWrapAlgorithm::Aes192,
             ContentCipher::Aes256Cbc | ContentCipher::Aes256Gcm => KeyWrapAlgorithm::Aes256,
-            ContentCipher::DesEde3Cbc | ContentCipher::DesCbc => KeyWrapAlgorithm::TripleDes,
-            ContentCipher::Rc2Cbc { .. } | ContentCipher::Rc4 => KeyWrapAlgorithm::Rc2 {
-                effective_bits: 128,
-            },
+            ContentCipher::DesEde3Cbc => KeyWrapAlgorithm::TripleDes,
+            // 3DES wrap takes 3DES keys only (RFC 3217 §3); RC2 wrap takes any length.
+            ContentCipher::DesCbc | ContentCipher::Rc2Cbc { .. } | ContentCipher::Rc4 => {
+                KeyWrapAlgorithm::Rc2 {
+                    effective_bits: 128,
+                }
+            }
             _ => KeyWrapAlgorithm::Aes128,
         }
     }
