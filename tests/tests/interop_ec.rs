@@ -346,3 +346,54 @@ fn openssl_kek_recipient_decrypts_in_mss() {
         assert!(open(&w, &msg, Vec::new(), vec![wrong], &STANDARD).is_err());
     }
 }
+
+#[test]
+fn mss_kek_recipient_decrypts_in_openssl() {
+    use mss_algs::key_wrap::KeyWrapAlgorithm;
+    use mss_cms::enveloped::{KekSpec, Recipient, encrypt_to};
+    let w = workdir();
+    let id = "6d73732d6b656b"; // "mss-kek"
+    for (wrap, key_hex) in [
+        (KeyWrapAlgorithm::Aes128, "f0e1d2c3b4a5968778695a4b3c2d1e0f"),
+        (
+            KeyWrapAlgorithm::Aes256,
+            "00112233445566778899aabbccddeeff0123456789abcdef0123456789abcdef",
+        ),
+    ] {
+        let kek = KekKey {
+            id: hex::decode(id).expect("hex"),
+            key: hex::decode(key_hex).expect("hex").into(),
+        };
+        let content = mss_tests::sample_content("mss-kek");
+        let der = encrypt_to(
+            &content,
+            &[Recipient::Kek(KekSpec { key: &kek, wrap })],
+            mss::ContentCipher::Aes256Cbc,
+            &STANDARD,
+        )
+        .unwrap_or_else(|e| panic!("mss encrypts to a KEK recipient ({wrap:?}): {e}"));
+        let input = w.write(format!("kek-{}.der", wrap.name()), &der);
+        let out = w.path(format!("kek-{}.clear", wrap.name()));
+        let o = w.try_openssl(&[
+            "cms".to_string(),
+            "-decrypt".into(),
+            "-binary".into(),
+            "-inform".into(),
+            "DER".into(),
+            "-in".into(),
+            input.display().to_string(),
+            "-secretkey".into(),
+            key_hex.into(),
+            "-secretkeyid".into(),
+            id.into(),
+            "-out".into(),
+            out.display().to_string(),
+        ]);
+        assert!(
+            o.status.success(),
+            "OpenSSL decrypts mss's KEK message ({wrap:?}): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(std::fs::read(&out).expect("clear"), content);
+    }
+}

@@ -419,8 +419,9 @@ fn rfc4134_7_1_and_7_2_encrypted_data() {
 
 /// Carl's CRLs are X.509 v1 CRLs (no `version` field). x509-cert's `CertificateList`
 /// declares `version` as a mandatory INTEGER and refuses them; this test pins that
-/// finding (the trust layer will need a v1-tolerant reader) and checks that the files are
-/// indeed v1 CRLs issued by Carl, so that it fails if either side changes.
+/// finding (the trust layer reads them with `mss_pki::decode_crl`, tested in mss-pki's
+/// `rfc4134_crls.rs`) and checks that the files are indeed v1 CRLs issued by Carl, so
+/// that it fails if either side changes.
 #[test]
 fn rfc4134_carl_crls_are_v1_and_x509_cert_refuses_them() {
     use x509_cert::crl::CertificateList;

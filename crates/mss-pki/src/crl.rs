@@ -24,6 +24,85 @@ use crate::validate::{
     Info, Run, ValidationError, Validator, WorkingKey, decode_ext, verify_signature,
 };
 
+/// Decode a CRL, v1 ones included.
+///
+/// RFC 5280 §5.1 makes `version` OPTIONAL (absent means v1), but x509-cert 0.3 declares
+/// it mandatory and refuses v1 CRLs such as RFC 4134's. A v1 CRL is decoded by giving
+/// its TBSCertList an explicit `v1` version; [`tbs_der`] takes it out again when the
+/// signature is checked, so the signed bytes are the ones received.
+pub fn decode_crl(der: &[u8]) -> Result<CertificateList, der::Error> {
+    match CertificateList::from_der(der) {
+        Ok(crl) => Ok(crl),
+        Err(first) => with_v1_version(der)
+            .ok_or(first)
+            .and_then(|d| CertificateList::from_der(&d)),
+    }
+}
+
+/// The CRL with `version INTEGER 0` inserted at the head of a TBSCertList that has none.
+fn with_v1_version(der: &[u8]) -> Option<Vec<u8>> {
+    let (outer_tag, outer_body, _) = split_tlv(der)?;
+    let (tbs_tag, tbs_body, tbs_len) = split_tlv(outer_body)?;
+    if outer_tag != 0x30 || tbs_tag != 0x30 || tbs_body.first() != Some(&0x30) {
+        return None;
+    }
+    let mut tbs_value = vec![0x02, 0x01, 0x00];
+    tbs_value.extend_from_slice(tbs_body);
+    let mut outer_value = encode_tlv(0x30, &tbs_value);
+    outer_value.extend_from_slice(outer_body.get(tbs_len..)?);
+    Some(encode_tlv(0x30, &outer_value))
+}
+
+/// The DER the CRL issuer signed: a v1 TBSCertList carries no version field.
+pub(crate) fn tbs_der(crl: &CertificateList) -> Result<Vec<u8>, der::Error> {
+    let der = crl.tbs_cert_list.to_der()?;
+    if crl.tbs_cert_list.version != x509_cert::Version::V1 {
+        return Ok(der);
+    }
+    let bad = || der::Error::from(der::ErrorKind::Failed);
+    let (_, body, _) = split_tlv(&der).ok_or_else(bad)?;
+    // The first field is the version INTEGER 0 (three bytes): drop it.
+    let rest = body.strip_prefix(&[0x02, 0x01, 0x00]).ok_or_else(bad)?;
+    Ok(encode_tlv(0x30, rest))
+}
+
+/// `(tag, value, total length)` of the DER element at the start of `data` (single-byte
+/// tags only).
+fn split_tlv(data: &[u8]) -> Option<(u8, &[u8], usize)> {
+    let tag = *data.first()?;
+    let (len, hdr) = match *data.get(1)? {
+        l if l < 0x80 => (usize::from(l), 2),
+        l => {
+            let n = usize::from(l & 0x7f);
+            if n == 0 || n > 4 {
+                return None;
+            }
+            let mut len = 0usize;
+            for b in data.get(2..2 + n)? {
+                len = (len << 8) | usize::from(*b);
+            }
+            (len, 2 + n)
+        }
+    };
+    let end = hdr.checked_add(len)?;
+    Some((tag, data.get(hdr..end)?, end))
+}
+
+fn encode_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = value.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
 /// All reason bits (unused, bit 0, excluded).
 const ALL_REASONS: u16 = 0x1FE;
 
@@ -185,7 +264,7 @@ impl Validator<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Option<WorkingKey>, ValidationError> {
         let issuer = norm(&crl.tbs_cert_list.issuer);
-        let Ok(tbs) = crl.tbs_cert_list.to_der() else {
+        let Ok(tbs) = tbs_der(crl) else {
             return Ok(None);
         };
         if crl.signature_algorithm != crl.tbs_cert_list.signature {

@@ -20,6 +20,7 @@ mod oids;
 mod policy_tree;
 mod validate;
 
+pub use crl::decode_crl;
 pub use names::names_match;
 pub use validate::{Revocation, ValidationError, ValidationOptions, Validator};
 
