@@ -28,7 +28,7 @@ use crate::validate::{
 ///
 /// RFC 5280 §5.1 makes `version` OPTIONAL (absent means v1), but x509-cert 0.3 declares
 /// it mandatory and refuses v1 CRLs such as RFC 4134's. A v1 CRL is decoded by giving
-/// its TBSCertList an explicit `v1` version; [`tbs_der`] takes it out again when the
+/// its TBSCertList an explicit `v1` version, which is taken out again when the
 /// signature is checked, so the signed bytes are the ones received.
 pub fn decode_crl(der: &[u8]) -> Result<CertificateList, der::Error> {
     match CertificateList::from_der(der) {
