@@ -10,7 +10,7 @@ use x509_cert::Certificate;
 use crate::buffer::{array, bytes, handle, mss_buffer, mss_slice, out_ptr, parse_certificate};
 use crate::context::{context, mss_context};
 use crate::identity::{identity_certificate, mss_identity};
-use crate::report::mss_report;
+use crate::report::{mss_report, mss_security_level};
 use crate::status::{Failure, guard, mss_status};
 
 /// Sign flag: an opaque signature (`application/pkcs7-mime; smime-type=signed-data`)
@@ -280,27 +280,22 @@ pub unsafe extern "C" fn mss_sign_encrypt(
     msg_len: usize,
     out: *mut *mut mss_buffer,
 ) -> mss_status {
-    guard(|| {
-        // SAFETY: per the caller.
-        let ctx = unsafe { context(ctx) }?;
-        // SAFETY: per the caller.
-        let id = unsafe { handle(identity, "identity") }?;
-        // SAFETY: per the caller.
-        let recipients = unsafe { self::recipients(recipients, recipients_len) }?;
-        // SAFETY: per the caller.
-        let msg = unsafe { bytes(msg, msg_len, "msg") }?;
-        out_ptr(out, "out")?;
-        check_flags(flags, SIGN_FLAGS | ENCRYPT_FLAGS)?;
-        let opts = encrypt_options(ctx, cipher, flags)?;
-        let key = id.inner.signing_key().map_err(Failure::from)?;
-        let own = identity_certificate(id)?;
-        // SAFETY: `out` checked above.
-        unsafe {
-            produce(ctx, msg, out, || {
-                mss::sign_and_encrypt(msg, key, &recipients, Some(own), &opts)
-            })
-        }
-    })
+    // Signing and encrypting is the signed-and-encrypted reply level: one code path.
+    // SAFETY: the caller's promises are those of `mss_secure_reply`.
+    unsafe {
+        mss_secure_reply(
+            ctx,
+            mss_security_level::MSS_LEVEL_SIGNED_ENCRYPTED as u32,
+            identity,
+            recipients,
+            recipients_len,
+            cipher,
+            flags,
+            msg,
+            msg_len,
+            out,
+        )
+    }
 }
 
 /// Secure a reply or forward at `level` (a `mss_security_level`, normally
