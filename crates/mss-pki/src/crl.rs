@@ -68,7 +68,7 @@ pub(crate) fn tbs_der(crl: &CertificateList) -> Result<Vec<u8>, der::Error> {
 
 /// `(tag, value, total length)` of the DER element at the start of `data` (single-byte
 /// tags only).
-fn split_tlv(data: &[u8]) -> Option<(u8, &[u8], usize)> {
+pub(crate) fn split_tlv(data: &[u8]) -> Option<(u8, &[u8], usize)> {
     let tag = *data.first()?;
     let (len, hdr) = match *data.get(1)? {
         l if l < 0x80 => (usize::from(l), 2),
@@ -88,7 +88,7 @@ fn split_tlv(data: &[u8]) -> Option<(u8, &[u8], usize)> {
     Some((tag, data.get(hdr..end)?, end))
 }
 
-fn encode_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+pub(crate) fn encode_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = value.len();
     if len < 0x80 {

@@ -14,12 +14,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cert;
 mod crl;
 mod names;
 mod oids;
 mod policy_tree;
 mod validate;
 
+pub use cert::{ORIGINAL_VALIDITY, decode_certificate};
 pub use crl::decode_crl;
 pub use names::names_match;
 pub use validate::{Revocation, ValidationError, ValidationOptions, Validator};

@@ -796,7 +796,8 @@ fn key_of_leaf(chain: &[&Certificate], above: &[(&Certificate, WorkingKey)]) -> 
 
 /// The DER of the TBSCertificate as signed. x509-cert's RFC 5280 profile re-encodes a
 /// validity date before 2050 written as GeneralizedTime as UTCTime (PKITS 4.2.4):
-/// put the times back as they were received.
+/// put the times back as they were received. A view of a certificate with a pre-1970
+/// UTCTime gives back the bytes received (see [`crate::cert`]).
 pub(crate) fn tbs_bytes(c: &Certificate) -> Result<Vec<u8>, ValidationError> {
     let tbs = c.tbs_certificate();
     let m = |e: der::Error| malformed(c, e.to_string());
@@ -808,6 +809,9 @@ pub(crate) fn tbs_bytes(c: &Certificate) -> Result<Vec<u8>, ValidationError> {
     let raw = Any::new(der::Tag::Sequence, times)
         .and_then(|a| a.to_der())
         .map_err(m)?;
+    if let Some(original) = crate::cert::signed_tbs(c, &der, &raw).map_err(|e| malformed(c, e))? {
+        return Ok(original);
+    }
     if raw == adjusted {
         return Ok(der);
     }

@@ -36,11 +36,6 @@ fn policy_set(s: &str) -> Vec<ObjectIdentifier> {
         .collect()
 }
 
-/// Records that do not match yet (regression baseline; empty = all match).
-/// 4.2.3: the EE's notBefore is UTCTime 1950, which `der` 0.8 refuses to decode
-/// (its dates start in 1970), so the certificate cannot be loaded at all.
-const KNOWN_FAILURES: &[&str] = &["Section2Validpre2000UTCnotBeforeDateTest3"];
-
 /// The failure reasons that fit each PKITS section (a failing record must fail for a
 /// reason of its section, not by accident).
 fn reason_fits(section: &str, kind: &str) -> bool {
@@ -70,13 +65,12 @@ fn pkits() {
     for r in records {
         let name = r["name"].as_str().unwrap();
         let should = r["should_validate"].as_bool().unwrap();
-        // x509-cert 0.3 refuses some PKITS encodings (a UTCTime year before 1970): such
-        // a record counts as "does not validate".
+        // `decode_certificate` reads the 1950 UTCTime of 4.2.3 (x509-cert alone cannot).
         let certs: Result<Vec<Certificate>, der::Error> = r["certs"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| Certificate::from_der(&read("certs", c.as_str().unwrap(), "crt")))
+            .map(|c| mss_pki::decode_certificate(&read("certs", c.as_str().unwrap(), "crt")))
             .collect();
         let certs = match certs {
             Ok(c) => c,
@@ -146,8 +140,8 @@ fn pkits() {
     }
     let passed = records.len() - failing.len();
     println!("PKITS: {passed}/{} records match", records.len());
-    assert_eq!(passed, 248);
-    assert_eq!(failing, KNOWN_FAILURES, "PKITS mismatches changed");
+    assert_eq!(failing, Vec::<String>::new(), "PKITS mismatches");
+    assert_eq!(passed, 249);
 }
 
 #[test]
