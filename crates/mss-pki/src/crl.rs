@@ -361,8 +361,9 @@ impl Validator<'_> {
         info: &Info,
         above: &[(&Certificate, WorkingKey)],
         warnings: &mut Vec<String>,
-    ) -> Result<(), ValidationError> {
+    ) -> Result<bool, ValidationError> {
         let time = self.options.time;
+        let mut used_delta = false;
         let tbs = cert.tbs_certificate();
         let subject = tbs.subject().to_string();
         let cert_issuer = norm(tbs.issuer());
@@ -377,7 +378,7 @@ impl Validator<'_> {
         for dp in &dps {
             for crl in crls {
                 if mask == ALL_REASONS {
-                    return Ok(());
+                    return Ok(used_delta);
                 }
                 let Some(ci) = crl_info(crl) else {
                     continue;
@@ -503,6 +504,7 @@ impl Validator<'_> {
                     why = "the delta CRL is not current".into();
                     continue;
                 }
+                let from_delta = delta_entry.is_some();
                 let status = match delta_entry.map(|(_, e)| e) {
                     Some(Entry::Revoked(r)) => Entry::Revoked(r),
                     _ => match lookup(crl, cert) {
@@ -516,14 +518,20 @@ impl Validator<'_> {
                         return Err(ValidationError::Revoked {
                             subject,
                             reason: format!("{r:?}"),
+                            by: if from_delta {
+                                crate::revocation::RevocationSource::DeltaCrl
+                            } else {
+                                crate::revocation::RevocationSource::Crl
+                            },
                         });
                     }
                 }
+                used_delta |= from_delta;
                 mask |= interim;
             }
         }
         if mask == ALL_REASONS {
-            Ok(())
+            Ok(used_delta)
         } else {
             Err(ValidationError::RevocationUnknown {
                 subject,

@@ -17,14 +17,20 @@
 pub mod anchors;
 mod cert;
 mod crl;
+pub mod fetch;
 mod names;
+pub mod ocsp;
 mod oids;
 mod policy_tree;
+pub mod revocation;
 mod validate;
 
 pub use cert::{ORIGINAL_VALIDITY, decode_certificate};
 pub use crl::decode_crl;
 pub use names::names_match;
+pub use revocation::{
+    CertRevocation, CrlCache, RevocationChecker, RevocationMode, RevocationSource, RevocationStatus,
+};
 pub use validate::{Revocation, ValidationError, ValidationOptions, Validator};
 
 use std::time::SystemTime;
@@ -74,11 +80,21 @@ pub enum PathError {
     #[error("path building gave up (budget exhausted)")]
     Budget,
     /// A certificate of the path is revoked.
-    #[error("certificate {subject} is revoked ({reason})")]
+    #[error("certificate {subject} is revoked ({reason}, by {by})")]
     Revoked {
         /// Subject of the revoked certificate.
         subject: String,
         /// The CRL reason code.
+        reason: String,
+        /// Who said so.
+        by: RevocationSource,
+    },
+    /// No source could tell whether a certificate is revoked (hard fail).
+    #[error("revocation status of {subject} is unknown: {reason}")]
+    RevocationUnknown {
+        /// The certificate.
+        subject: String,
+        /// Why each source could not tell.
         reason: String,
     },
 }
@@ -88,7 +104,18 @@ impl From<ValidationError> for PathError {
         match e {
             ValidationError::Expired { subject } => PathError::Expired { subject },
             ValidationError::Budget => PathError::Budget,
-            ValidationError::Revoked { subject, reason } => PathError::Revoked { subject, reason },
+            ValidationError::Revoked {
+                subject,
+                reason,
+                by,
+            } => PathError::Revoked {
+                subject,
+                reason,
+                by,
+            },
+            ValidationError::RevocationUnknown { subject, reason } => {
+                PathError::RevocationUnknown { subject, reason }
+            }
             other => PathError::Untrusted(other.to_string()),
         }
     }
@@ -100,6 +127,7 @@ impl From<ValidationError> for PathError {
 pub struct VerifiedPath {
     chain: Vec<Certificate>,
     warnings: Vec<String>,
+    revocation: Vec<CertRevocation>,
     policies: Vec<ObjectIdentifier>,
     leaf_key: Option<validate::WorkingKey>,
 }
@@ -109,9 +137,15 @@ impl VerifiedPath {
     pub fn chain(&self) -> &[Certificate] {
         &self.chain
     }
-    /// Policy warnings met on the way (weak algorithms in certificate signatures).
+    /// Policy warnings met on the way (weak algorithms in certificate signatures,
+    /// revocation unknown under soft fail).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+    /// The revocation outcome of each certificate of the path but the anchor, leaf
+    /// first; empty when revocation was not checked.
+    pub fn revocation(&self) -> &[CertRevocation] {
+        &self.revocation
     }
     /// The valid policies of the path (RFC 5280 §6.1.6 `valid_policy_tree` leaves,
     /// after intersection with the initial policy set; may contain anyPolicy). Empty
@@ -181,6 +215,7 @@ pub fn verify_path(
         return Ok(VerifiedPath {
             chain: vec![leaf.clone()],
             warnings: Vec::new(),
+            revocation: Vec::new(),
             policies: vec![oids::ANY_POLICY],
             leaf_key: Some(validate::WorkingKey::of(leaf)),
         });

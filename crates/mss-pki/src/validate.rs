@@ -28,6 +28,7 @@ use mss_algs::signature::{public_key_bits_with_params, verify_digest_with_params
 use crate::names::{Constraints, SubjectNames, names_match};
 use crate::oids;
 use crate::policy_tree::PolicyTree;
+use crate::revocation::{CertRevocation, RevocationChecker, RevocationSource, RevocationStatus};
 use crate::{VerifiedPath, certificate_signature_algorithm};
 
 /// How revocation is checked.
@@ -40,6 +41,9 @@ pub enum Revocation<'a> {
     /// CRL v2 (RFC 5280 §6.3), delta CRLs included: every certificate of the path must
     /// be covered by a usable CRL of this set, else the path fails.
     Crl(&'a [CertificateList]),
+    /// A revocation policy: CRLs (given, found, fetched) and/or OCSP, hard or soft
+    /// fail (see [`crate::revocation`]).
+    Checked(&'a RevocationChecker<'a>),
 }
 
 /// The inputs of RFC 5280 §6.1.1 besides the path itself.
@@ -86,6 +90,12 @@ impl<'a> ValidationOptions<'a> {
         self
     }
 
+    /// Check revocation under a [`RevocationChecker`].
+    pub fn with_checker(mut self, checker: &'a RevocationChecker<'a>) -> Self {
+        self.revocation = Revocation::Checked(checker);
+        self
+    }
+
     /// Check revocation against these CRLs.
     pub fn with_crls(mut self, crls: &'a [CertificateList]) -> Self {
         self.revocation = Revocation::Crl(crls);
@@ -98,12 +108,14 @@ impl<'a> ValidationOptions<'a> {
 #[non_exhaustive]
 pub enum ValidationError {
     /// A certificate is revoked.
-    #[error("certificate {subject} is revoked ({reason})")]
+    #[error("certificate {subject} is revoked ({reason}, by {by})")]
     Revoked {
         /// The revoked certificate.
         subject: String,
         /// The CRL reason code.
         reason: String,
+        /// Who said so.
+        by: RevocationSource,
     },
     /// A certificate is outside its validity period.
     #[error("certificate {subject} is outside its validity period")]
@@ -581,6 +593,7 @@ impl<'a> Validator<'a> {
         let certs: Vec<&Certificate> = rest.iter().rev().copied().collect(); // 1..n
         let n = certs.len();
         let mut warnings = Vec::new();
+        let mut statuses: Vec<CertRevocation> = Vec::new();
         let mut tree = PolicyTree::new();
         let mut constraints = Constraints::default();
         let mut explicit_policy = if o.initial_explicit_policy { 0 } else { n + 1 };
@@ -642,8 +655,32 @@ impl<'a> Validator<'a> {
                 });
             }
             // (a)(3) revocation
-            if let Revocation::Crl(crls) = o.revocation {
-                self.check_revocation(run, crls, c, &info, &above, &mut warnings)?;
+            match o.revocation {
+                Revocation::Off => {}
+                Revocation::Crl(crls) => {
+                    let delta =
+                        self.check_revocation(run, crls, c, &info, &above, &mut warnings)?;
+                    statuses.push(CertRevocation {
+                        subject: subject(c),
+                        status: RevocationStatus::Good,
+                        source: if delta {
+                            RevocationSource::DeltaCrl
+                        } else {
+                            RevocationSource::Crl
+                        },
+                        detail: None,
+                    });
+                }
+                Revocation::Checked(chk) => {
+                    statuses.push(self.check_with_policy(
+                        run,
+                        chk,
+                        c,
+                        &info,
+                        &above,
+                        &mut warnings,
+                    )?);
+                }
             }
             // (b)(c) name constraints
             if !self_issued || last {
@@ -779,9 +816,11 @@ impl<'a> Validator<'a> {
         } else {
             tree.leaf_policies()
         };
+        statuses.reverse();
         Ok(VerifiedPath {
             chain: chain.iter().map(|c| (*c).clone()).collect(),
             warnings,
+            revocation: statuses,
             policies,
             leaf_key: key_of_leaf(chain, &above),
         })
