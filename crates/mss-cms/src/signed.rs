@@ -254,6 +254,9 @@ pub struct ParsedSignedData {
     pub certificates: Vec<Certificate>,
     /// Certificates that could not be decoded.
     pub undecodable_certificates: usize,
+    /// The CRLs the message carries (`crls [1]`, the `CertificateList` choice), each as
+    /// its DER TLV; other revocation formats are skipped. Decoded by the trust layer.
+    pub crls: Vec<Vec<u8>>,
     /// The signers, in message order.
     pub signers: Vec<ParsedSigner>,
 }
@@ -334,6 +337,7 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
     };
     let mut certificates = Vec::new();
     let mut undecodable_certificates = 0;
+    let mut crls = Vec::new();
     let mut signer_set = None;
     // certificates [0], crls [1], signerInfos SET: each at most once, in this order,
     // signerInfos last (RFC 5652 §5.1).
@@ -362,7 +366,13 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
                     }
                 }
             }
-            1 => {} // CRLs: read by the trust layer (issue: CRL v2) from here later.
+            1 => {
+                for (ch, ctlv) in ber::split_tlvs(&tlv[fh.header_len..])? {
+                    if is_universal(&ch, 16) {
+                        crls.push(ctlv.to_vec());
+                    }
+                }
+            }
             _ => signer_set = Some(&tlv[fh.header_len..]),
         }
     }
@@ -380,6 +390,7 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
         content,
         certificates,
         undecodable_certificates,
+        crls,
         signers,
     })
 }
