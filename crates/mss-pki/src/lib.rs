@@ -9,8 +9,14 @@
 //! [`verify_path`] is the simple entry point (no revocation, any policy); it runs the
 //! full RFC 5280 §6 validator, [`Validator`], whose [`ValidationOptions`] carry the
 //! initial policy settings and the revocation source ([`Revocation::Crl`]: CRL v2 with
-//! delta CRLs, distribution points, indirect CRLs). OCSP will be another
-//! [`Revocation`] source.
+//! delta CRLs, distribution points, indirect CRLs; [`Revocation::Checked`]: a
+//! [`RevocationChecker`] policy over CRLs given, found or fetched and OCSP, hard or
+//! soft fail). [`verify_path_with`] takes those options.
+//!
+//! Around it: [`anchors`] loads trust anchors (PEM, DER, directories, PKCS#7
+//! bundles), [`decode_certificate`] reads certificates x509-cert alone refuses (a
+//! 1950 UTCTime), [`fetch`] gets CRLs and OCSP answers over `http://`, [`ocsp`] is
+//! the RFC 6960 client, [`revocation`] the policy and the CRL cache.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -205,12 +211,33 @@ pub fn verify_path(
     time: SystemTime,
     policy: &dyn Policy,
 ) -> Result<VerifiedPath, PathError> {
+    verify_path_with(
+        leaf,
+        intermediates,
+        anchors,
+        ValidationOptions::at(time),
+        policy,
+    )
+}
+
+/// [`verify_path`] with full [`ValidationOptions`] (reference time, policy settings,
+/// revocation: e.g. a [`RevocationChecker`] through
+/// [`ValidationOptions::with_checker`]). A leaf that is itself an anchor is trusted
+/// as such (no revocation check).
+pub fn verify_path_with(
+    leaf: &Certificate,
+    intermediates: &[Certificate],
+    anchors: &[Certificate],
+    options: ValidationOptions<'_>,
+    policy: &dyn Policy,
+) -> Result<VerifiedPath, PathError> {
+    let time = options.time;
     if !is_valid_at(leaf, time) {
         return Err(PathError::Expired {
             subject: subject_string(leaf),
         });
     }
-    let v = Validator::new(anchors, intermediates, ValidationOptions::at(time), policy);
+    let v = Validator::new(anchors, intermediates, options, policy);
     if v.is_anchor(leaf) {
         return Ok(VerifiedPath {
             chain: vec![leaf.clone()],

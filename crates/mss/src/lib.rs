@@ -20,6 +20,7 @@ mod error;
 mod open;
 mod report;
 mod send;
+pub mod trust;
 
 pub use error::Error;
 pub use open::{OpenOptions, Opened, open};
@@ -28,6 +29,7 @@ pub use report::{
     SignerInfo, reply_level,
 };
 pub use send::{EncryptOptions, SignOptions, encrypt, secure_reply, sign, sign_and_encrypt};
+pub use trust::{RevocationOptions, RevocationReport, RevocationState, TimeSource};
 
 pub use mss_algs::cipher::ContentCipher;
 pub use mss_algs::digest::DigestAlgorithm;
@@ -36,4 +38,5 @@ pub use mss_algs::policy::{LegacyPolicy, Policy, StandardPolicy};
 pub use mss_algs::rsa::KeyTransport;
 pub use mss_algs::signature::SignatureScheme;
 pub use mss_cms::enveloped::KekKey;
+pub use mss_pki::{CrlCache, RevocationMode, RevocationSource};
 pub use x509_cert::Certificate;

@@ -21,6 +21,7 @@ use crate::Error;
 use crate::report::{
     CpsSigner, Layer, LayerKind, Report, SignatureReport, SignatureStatus, SignerInfo,
 };
+use crate::trust::{RevocationOptions, TimeSource, judge_path};
 
 static STANDARD: StandardPolicy = StandardPolicy;
 
@@ -41,6 +42,12 @@ pub struct OpenOptions<'a> {
     pub time: Option<SystemTime>,
     /// Pre-shared key-encryption keys, by key identifier (KEKRecipientInfo).
     pub kek_keys: Vec<KekKey>,
+    /// Revocation checking (default off; see [`crate::trust`]).
+    pub revocation: RevocationOptions<'a>,
+    /// Validate each signer's path at its signingTime attribute (reported as such;
+    /// a signer without one is validated at [`OpenOptions::time`] / now, with a
+    /// `no-signing-time` warning).
+    pub at_signing_time: bool,
 }
 
 impl Default for OpenOptions<'_> {
@@ -52,6 +59,8 @@ impl Default for OpenOptions<'_> {
             policy: &STANDARD,
             time: None,
             kek_keys: Vec::new(),
+            revocation: RevocationOptions::default(),
+            at_signing_time: false,
         }
     }
 }
@@ -240,8 +249,15 @@ impl Ctx<'_, '_> {
         let mut indexes = Vec::new();
         let mut pool = sd.certificates.clone();
         pool.extend(self.opts.extra_certs.iter().cloned());
+        let mut crls = Vec::new();
+        for der in &sd.crls {
+            match mss_pki::decode_crl(der) {
+                Ok(c) => crls.push(c),
+                Err(_) => self.report.warn("undecodable-crl-in-message"),
+            }
+        }
         for r in results {
-            let rep = self.judge(&r, &pool);
+            let rep = self.judge(&r, &pool, &crls);
             indexes.push(self.report.signatures.len());
             self.report.signatures.push(rep);
         }
@@ -254,7 +270,15 @@ impl Ctx<'_, '_> {
         });
     }
 
-    fn judge(&mut self, r: &SignerResult, pool: &[Certificate]) -> SignatureReport {
+    fn judge(
+        &mut self,
+        r: &SignerResult,
+        pool: &[Certificate],
+        crls: &[x509_cert::crl::CertificateList],
+    ) -> SignatureReport {
+        let mut chain = Vec::new();
+        let mut revocation = Vec::new();
+        let mut validation = None;
         for w in &r.warnings {
             self.report.warn(w.clone());
         }
@@ -282,27 +306,47 @@ impl Ctx<'_, '_> {
             ),
             (Err(e), _) => (SignatureStatus::Invalid, Some(e.to_string())),
             (Ok(()), None) => (SignatureStatus::Unknown, Some("no certificate".into())),
-            (Ok(()), Some(cert)) => match mss_pki::verify_path(
-                cert,
-                pool,
-                &self.opts.trust_anchors,
-                self.time,
-                self.opts.policy,
-            ) {
-                Ok(path) => {
-                    for w in path.warnings() {
-                        self.report.warn(w.clone());
-                    }
-                    match mss_pki::check_smime_signer(cert) {
-                        Ok(()) => (SignatureStatus::Valid, None),
-                        Err(e) => (SignatureStatus::Untrusted, Some(e.to_string())),
-                    }
+            (Ok(()), Some(cert)) => {
+                let j = judge_path(
+                    cert,
+                    pool,
+                    &self.opts.trust_anchors,
+                    self.opts.policy,
+                    &self.opts.revocation,
+                    crls,
+                    (self.time, self.opts.time.is_some()),
+                    self.opts.at_signing_time,
+                    r.signing_time,
+                );
+                for w in &j.warnings {
+                    self.report.warn(w.clone());
                 }
-                Err(e @ mss_pki::PathError::Expired { .. }) => {
-                    (SignatureStatus::Expired, Some(e.to_string()))
+                revocation = j.revocation;
+                validation = Some((j.time, j.source));
+                match j.path {
+                    Ok(path) => {
+                        for w in path.warnings() {
+                            self.report.warn(w.clone());
+                        }
+                        chain = path
+                            .chain()
+                            .iter()
+                            .map(|c| c.tbs_certificate().subject().to_string())
+                            .collect();
+                        match mss_pki::check_smime_signer(cert) {
+                            Ok(()) => (SignatureStatus::Valid, None),
+                            Err(e) => (SignatureStatus::Untrusted, Some(e.to_string())),
+                        }
+                    }
+                    Err(e @ mss_pki::PathError::Expired { .. }) => {
+                        (SignatureStatus::Expired, Some(e.to_string()))
+                    }
+                    Err(e @ mss_pki::PathError::Revoked { .. }) => {
+                        (SignatureStatus::Revoked, Some(e.to_string()))
+                    }
+                    Err(e) => (SignatureStatus::Untrusted, Some(e.to_string())),
                 }
-                Err(e) => (SignatureStatus::Untrusted, Some(e.to_string())),
-            },
+            }
         };
         if status == SignatureStatus::Valid
             && !r.countersignature
@@ -329,6 +373,10 @@ impl Ctx<'_, '_> {
             signing_time: r.signing_time.map(rfc3339),
             detail,
             countersignature: r.countersignature,
+            chain,
+            revocation,
+            validation_time: validation.map(|(t, _)| rfc3339(t)),
+            validation_time_source: validation.map(|(_, s): (SystemTime, TimeSource)| s),
         }
     }
 }

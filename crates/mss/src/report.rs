@@ -64,6 +64,16 @@ pub struct SignatureReport {
     pub detail: Option<String>,
     /// True for a countersignature (it signs the previous signer's signature value).
     pub countersignature: bool,
+    /// The validated chain, leaf first, anchor last (subjects); empty when no path
+    /// validated (`detail` says why).
+    pub chain: Vec<String>,
+    /// Revocation outcome per certificate of the chain, leaf first (empty when
+    /// revocation is off); for a failed path, the certificate that failed it.
+    pub revocation: Vec<crate::trust::RevocationReport>,
+    /// The time the path was validated at (RFC 3339, UTC), when a path was sought.
+    pub validation_time: Option<String>,
+    /// Where that time came from: `now`, `given`, or `signing-time`.
+    pub validation_time_source: Option<crate::trust::TimeSource>,
 }
 
 /// What one layer of the message was.

@@ -27,6 +27,33 @@ Tension artérielle 12/8, traitement inchangé.\r\n\
 Bien confraternellement,\r\n\
 Dr Alice Martin\r\n";
 
+/// The chain, revocation answers and validation time of a signer, when known.
+fn trust_lines(s: &mut String, sig: &mss::SignatureReport) {
+    if !sig.chain.is_empty() {
+        let _ = writeln!(s, "    chain: {}", sig.chain.join(" <- "));
+    }
+    for r in &sig.revocation {
+        let status = match r.status {
+            mss::RevocationState::Good => "good",
+            mss::RevocationState::Revoked => "REVOKED",
+            mss::RevocationState::Unknown => "unknown",
+        };
+        let _ = writeln!(
+            s,
+            "    revocation: {status} (source {}) — {}",
+            r.source, r.subject
+        );
+    }
+    if let (Some(t), Some(src)) = (&sig.validation_time, sig.validation_time_source) {
+        let how = match src {
+            mss::TimeSource::Now => "now",
+            mss::TimeSource::Given => "given time",
+            mss::TimeSource::SigningTime => "signing time",
+        };
+        let _ = writeln!(s, "    validated at {t} ({how})");
+    }
+}
+
 /// A short human summary of a report (also printed by `mss open` on stderr).
 pub fn summary(r: &Report) -> String {
     let mut s = String::new();
@@ -66,6 +93,7 @@ pub fn summary(r: &Report) -> String {
                 .map(|d| format!(": {d}"))
                 .unwrap_or_default()
         );
+        trust_lines(&mut s, sig);
     }
     for w in &r.warnings {
         let _ = writeln!(s, "  warning: {w}");

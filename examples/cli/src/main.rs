@@ -6,6 +6,7 @@
 
 mod demo;
 mod exit;
+mod trust;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -137,7 +138,8 @@ struct OpenArgs {
     /// Your identity (PKCS#12 or PEM file, or a `pkcs11:` URI), to decrypt. Repeatable.
     #[arg(long, value_name = "ID")]
     identity: Vec<String>,
-    /// A trusted authority's certificate(s) (PEM, possibly several, or DER). Repeatable.
+    /// A trusted authority's certificate(s): PEM (possibly several), DER, a PKCS#7
+    /// bundle (.p7b), or a directory of such files. Repeatable.
     #[arg(long, value_name = "CA_FILE")]
     trust: Vec<PathBuf>,
     /// Extra (intermediate) certificates to build chains with. Repeatable.
@@ -150,6 +152,8 @@ struct OpenArgs {
     /// algorithms are still reported as `weak-algorithm` warnings.
     #[arg(long)]
     allow_legacy: bool,
+    #[command(flatten)]
+    trust_opts: trust::TrustArgs,
     #[command(flatten)]
     io: Io,
     #[command(flatten)]
@@ -503,7 +507,7 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
     }
     let mut anchors = Vec::new();
     for p in &a.trust {
-        anchors.extend(load_certs(p)?);
+        anchors.extend(trust::load_anchors(p)?);
     }
     let mut extra = Vec::new();
     for p in &a.certs {
@@ -513,8 +517,9 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
     for id in &ids {
         keys.push(id.decryption_key().map_err(card_failure)?);
     }
+    let http = mss::trust::HttpFetcher::default();
     #[allow(clippy::needless_update)]
-    let opts = mss::OpenOptions {
+    let mut opts = mss::OpenOptions {
         keys,
         trust_anchors: anchors,
         extra_certs: extra,
@@ -522,6 +527,7 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
         time: None,
         ..Default::default()
     };
+    trust::apply(&a.trust_opts, &http, &mut opts)?;
     let opened = mss::open(&input, &opts).map_err(|e| match e {
         // Opening, a failing key operation (card, PIN) means: cannot decrypt.
         mss::Error::Key(_) => Failure::new(exit::CANNOT_DECRYPT, e.to_string()),
