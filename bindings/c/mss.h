@@ -303,6 +303,43 @@ typedef uint32_t mss_policy;
 #endif // __cplusplus
 
 /**
+ * Revocation checking of the signers in `mss_open`, for `mss_context_set_revocation`.
+ */
+enum mss_revocation
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * The default: no revocation checking.
+     */
+    MSS_REVOCATION_OFF = 0,
+    /**
+     * CRLs: carried by the message, or fetched from the distribution points (http).
+     */
+    MSS_REVOCATION_CRL = 1,
+    /**
+     * OCSP: the responder named in each certificate (http).
+     */
+    MSS_REVOCATION_OCSP = 2,
+    /**
+     * CRLs, then OCSP when the CRLs cannot tell.
+     */
+    MSS_REVOCATION_CRL_THEN_OCSP = 3,
+    /**
+     * OCSP, then CRLs when OCSP cannot tell.
+     */
+    MSS_REVOCATION_OCSP_THEN_CRL = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mss_revocation mss_revocation;
+#else
+typedef uint32_t mss_revocation;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Content ciphers for the `cipher` argument of the encrypting calls.
  */
 enum mss_cipher
@@ -538,6 +575,22 @@ mss_status mss_context_add_certificate(struct mss_context *ctx, const uint8_t *d
  * `ctx` must be NULL or a live context used by no other thread.
  */
 mss_status mss_context_set_policy(struct mss_context *ctx, uint32_t policy);
+
+/**
+ * Choose how `mss_open` checks that signers' certificates are not revoked: a
+ * `mss_revocation` value (`MSS_REVOCATION_OFF`, the default, `_CRL`, `_OCSP`,
+ * `_CRL_THEN_OCSP`, `_OCSP_THEN_CRL`); any other value is `MSS_INVALID_ARGUMENT`.
+ * CRLs come from the message and the certificates' http distribution points, OCSP
+ * from their http responders (network access during `mss_open`). When no source can
+ * tell, the signer is `UNTRUSTED` unless `soft_fail`, which accepts it with a
+ * `revocation-unknown` warning in the report. A revoked signer is `REVOKED`. The
+ * report's JSON gives each signer's chain and which source answered.
+ *
+ * # Safety
+ *
+ * `ctx` must be NULL or a live context used by no other thread.
+ */
+mss_status mss_context_set_revocation(struct mss_context *ctx, uint32_t mode, bool soft_fail);
 
 /**
  * Set (or, with `callback == NULL`, remove) the progress callback.

@@ -74,6 +74,7 @@ def _load() -> ctypes.CDLL:
         "mss_context_add_trust_anchor": (status, [p, u8p, c_size_t]),
         "mss_context_add_certificate": (status, [p, u8p, c_size_t]),
         "mss_context_set_policy": (status, [p, c_uint32]),
+        "mss_context_set_revocation": (status, [p, c_uint32, c_bool]),
         "mss_context_set_progress": (status, [p, PROGRESS_CALLBACK, c_void_p]),
         "mss_identity_open_file": (status, [c_char_p, PIN_CALLBACK, c_void_p, pp]),
         "mss_identity_open_bytes": (

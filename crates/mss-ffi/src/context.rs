@@ -25,6 +25,23 @@ pub enum mss_policy {
     MSS_POLICY_LEGACY = 1,
 }
 
+/// Revocation checking of the signers in `mss_open`, for `mss_context_set_revocation`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum mss_revocation {
+    /// The default: no revocation checking.
+    MSS_REVOCATION_OFF = 0,
+    /// CRLs: carried by the message, or fetched from the distribution points (http).
+    MSS_REVOCATION_CRL = 1,
+    /// OCSP: the responder named in each certificate (http).
+    MSS_REVOCATION_OCSP = 2,
+    /// CRLs, then OCSP when the CRLs cannot tell.
+    MSS_REVOCATION_CRL_THEN_OCSP = 3,
+    /// OCSP, then CRLs when OCSP cannot tell.
+    MSS_REVOCATION_OCSP_THEN_CRL = 4,
+}
+
 /// Called with the progress of a long operation: `done` bytes out of `total`.
 ///
 /// `userdata` is the pointer given to `mss_context_set_progress`. The callback runs on the
@@ -48,6 +65,8 @@ pub struct mss_context {
     pub(crate) trust_anchors: Vec<Certificate>,
     pub(crate) extra_certs: Vec<Certificate>,
     pub(crate) policy: mss_policy,
+    pub(crate) revocation: Option<mss::RevocationMode>,
+    pub(crate) revocation_soft_fail: bool,
     progress: mss_progress_callback,
     progress_userdata: *mut c_void,
 }
@@ -88,6 +107,8 @@ pub unsafe extern "C" fn mss_context_new(out: *mut *mut mss_context) -> mss_stat
             trust_anchors: Vec::new(),
             extra_certs: Vec::new(),
             policy: mss_policy::MSS_POLICY_STANDARD,
+            revocation: None,
+            revocation_soft_fail: false,
             progress: None,
             progress_userdata: std::ptr::null_mut(),
         });
@@ -180,6 +201,40 @@ pub unsafe extern "C" fn mss_context_set_policy(ctx: *mut mss_context, policy: u
             1 => mss_policy::MSS_POLICY_LEGACY,
             other => return Err(Failure::invalid(format!("unknown policy {other}"))),
         };
+        Ok(())
+    })
+}
+
+/// Choose how `mss_open` checks that signers' certificates are not revoked: a
+/// `mss_revocation` value (`MSS_REVOCATION_OFF`, the default, `_CRL`, `_OCSP`,
+/// `_CRL_THEN_OCSP`, `_OCSP_THEN_CRL`); any other value is `MSS_INVALID_ARGUMENT`.
+/// CRLs come from the message and the certificates' http distribution points, OCSP
+/// from their http responders (network access during `mss_open`). When no source can
+/// tell, the signer is `UNTRUSTED` unless `soft_fail`, which accepts it with a
+/// `revocation-unknown` warning in the report. A revoked signer is `REVOKED`. The
+/// report's JSON gives each signer's chain and which source answered.
+///
+/// # Safety
+///
+/// `ctx` must be NULL or a live context used by no other thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mss_context_set_revocation(
+    ctx: *mut mss_context,
+    mode: u32,
+    soft_fail: bool,
+) -> mss_status {
+    guard(|| {
+        // SAFETY: NULL or a live context with exclusive access, per the caller.
+        let ctx = unsafe { ctx.as_mut() }.ok_or_else(|| Failure::null("ctx"))?;
+        ctx.revocation = match mode {
+            0 => None,
+            1 => Some(mss::RevocationMode::Crl),
+            2 => Some(mss::RevocationMode::Ocsp),
+            3 => Some(mss::RevocationMode::CrlThenOcsp),
+            4 => Some(mss::RevocationMode::OcspThenCrl),
+            other => return Err(Failure::invalid(format!("unknown revocation mode {other}"))),
+        };
+        ctx.revocation_soft_fail = soft_fail;
         Ok(())
     })
 }

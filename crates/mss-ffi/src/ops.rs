@@ -393,7 +393,8 @@ pub unsafe extern "C" fn mss_open(
         let msg = unsafe { bytes(msg, msg_len, "msg") }?;
         out_ptr(out_message, "out_message")?;
         out_ptr(out_report, "out_report")?;
-        let opts = mss::OpenOptions {
+        let http = mss::trust::HttpFetcher::default();
+        let mut opts = mss::OpenOptions {
             keys,
             trust_anchors: ctx.trust_anchors.clone(),
             extra_certs: ctx.extra_certs.clone(),
@@ -401,6 +402,10 @@ pub unsafe extern "C" fn mss_open(
             time: None,
             ..Default::default()
         };
+        opts.revocation.mode = ctx.revocation;
+        opts.revocation.soft_fail = ctx.revocation_soft_fail;
+        opts.revocation.fetcher = Some(&http);
+        opts.revocation.ocsp = Some(&http);
         ctx.progress(0, msg.len());
         let opened = mss::open(msg, &opts)?;
         ctx.progress(msg.len(), msg.len());

@@ -1060,3 +1060,49 @@ fn pkcs11_absent_card_says_insert_your_card() {
     assert_eq!(st, MSS_CARD_ABSENT, "{}", last_error());
     assert!(last_error().contains("insert your"), "{}", last_error());
 }
+
+#[test]
+fn revocation_setting_hard_and_soft_fail() {
+    let alice = Id::pem(&people().alice);
+    let ctx = Ctx::trusting();
+    let mut out = ptr::null_mut();
+    // SAFETY: live handles and slices; writable output.
+    let st = unsafe { mss_sign(ctx.0, alice.0, DRAFT.as_ptr(), DRAFT.len(), 0, &mut out) };
+    assert_eq!(st, MSS_OK, "{}", last_error());
+    let signed = Buf(out).bytes();
+    let status_with = |mode: mss_revocation, soft: bool| {
+        // SAFETY: live context, exclusive here.
+        let st = unsafe { mss_context_set_revocation(ctx.0, mode as u32, soft) };
+        assert_eq!(st, MSS_OK);
+        let (st, opened) = open(&ctx, &[], &signed);
+        assert_eq!(st, MSS_OK);
+        let (_, report) = opened.expect("opened");
+        // SAFETY: live report.
+        let status = unsafe { mss_report_signature_status(report.0, 0) };
+        (status, report.json())
+    };
+    // The test CA publishes no CRL and no responder: hard fail is untrusted...
+    let (st, json) = status_with(mss_revocation::MSS_REVOCATION_CRL, false);
+    assert_eq!(st, mss_signature_status::MSS_SIGNATURE_UNTRUSTED, "{json}");
+    assert_eq!(json["signatures"][0]["revocation"][0]["status"], "unknown");
+    // ...soft fail is valid, with the warning and the source "none".
+    let (st, json) = status_with(mss_revocation::MSS_REVOCATION_OCSP_THEN_CRL, true);
+    assert_eq!(st, mss_signature_status::MSS_SIGNATURE_VALID, "{json}");
+    assert_eq!(json["signatures"][0]["revocation"][0]["source"], "none");
+    assert!(json["warnings"].to_string().contains("revocation-unknown"));
+    // Off again: nothing checked.
+    let (st, json) = status_with(mss_revocation::MSS_REVOCATION_OFF, false);
+    assert_eq!(st, mss_signature_status::MSS_SIGNATURE_VALID);
+    assert_eq!(json["signatures"][0]["revocation"], serde_json::json!([]));
+    // SAFETY: live context / NULL.
+    unsafe {
+        assert_eq!(
+            mss_context_set_revocation(ctx.0, 5, false),
+            MSS_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            mss_context_set_revocation(ptr::null_mut(), 0, false),
+            MSS_NULL_ARGUMENT
+        );
+    }
+}

@@ -66,6 +66,7 @@ fn header_declares_the_whole_api() {
         "mss_context_new(",
         "mss_context_add_trust_anchor(",
         "mss_context_set_policy(",
+        "mss_context_set_revocation(",
         "mss_context_set_progress(",
         "mss_identity_open_file(",
         "mss_identity_open_bytes(",
