@@ -205,9 +205,29 @@ impl HttpFetcher {
                     limit: self.max_body,
                 });
             }
+            // A server that keeps the connection open despite `Connection: close`:
+            // stop once the announced body is in.
+            if complete_by_length(&raw) {
+                break;
+            }
         }
         parse_response(uri, &raw, self.max_body)
     }
+}
+
+/// Are the headers and the whole `Content-Length` body in `raw`?
+fn complete_by_length(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let Ok(head) = std::str::from_utf8(&raw[..end]) else {
+        return false;
+    };
+    head.split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .is_some_and(|n| raw.len() >= end + 4 + n)
 }
 
 /// The body of a 200 HTTP/1.x response (Content-Length, chunked, or until close).
@@ -361,6 +381,13 @@ mod tests {
         assert_eq!(parse_response("u", ok, 100).unwrap(), b"abc");
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x\r\nde\r\n0\r\n\r\n";
         assert_eq!(parse_response("u", chunked, 100).unwrap(), b"abcde");
+        assert!(complete_by_length(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab"
+        ));
+        assert!(!complete_by_length(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab"
+        ));
+        assert!(!complete_by_length(b"HTTP/1.1 200 OK\r\n\r\nab"));
         let close = b"HTTP/1.1 200 OK\r\n\r\nxyz";
         assert_eq!(parse_response("u", close, 100).unwrap(), b"xyz");
         assert!(parse_response("u", close, 2).is_err());

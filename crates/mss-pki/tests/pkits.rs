@@ -187,3 +187,37 @@ fn revocation_off_ignores_crls_and_the_chain_can_be_given() {
     send_sync::<Validator<'static>>();
     send_sync::<mss_pki::VerifiedPath>();
 }
+
+/// The path reports which CRL answered: the complete CRL for the CA, the delta CRL
+/// for the end entity of 4.15.2; 4.15.4's end entity is revoked by the delta CRL.
+#[test]
+fn delta_crls_are_reported_as_the_source() {
+    use mss_pki::RevocationSource;
+    let load = |n: &str| Certificate::from_der(&read("certs", n, "crt")).unwrap();
+    let crls: Vec<CertificateList> = [
+        "TrustAnchorRootCRL",
+        "deltaCRLCA1CRL",
+        "deltaCRLCA1deltaCRL",
+    ]
+    .iter()
+    .map(|n| CertificateList::from_der(&read("crls", n, "crl")).unwrap())
+    .collect();
+    let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_325_376_000);
+    let anchors = [load("TrustAnchorRootCertificate")];
+    let pool = [load("deltaCRLCA1Cert")];
+    let v = Validator::new(
+        &anchors,
+        &pool,
+        ValidationOptions::at(time).with_crls(&crls),
+        &StandardPolicy,
+    );
+    let path = v.build(&load("ValiddeltaCRLTest2EE")).unwrap();
+    let sources: Vec<RevocationSource> = path.revocation().iter().map(|r| r.source).collect();
+    assert_eq!(sources, [RevocationSource::DeltaCrl, RevocationSource::Crl]);
+    match v.build(&load("InvaliddeltaCRLTest4EE")) {
+        Err(mss_pki::ValidationError::Revoked { by, .. }) => {
+            assert_eq!(by, RevocationSource::DeltaCrl)
+        }
+        other => panic!("4.15.4: {other:?}"),
+    }
+}
