@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use const_oid::ObjectIdentifier;
 use der::asn1::{BitString, GeneralizedTime, OctetString};
-use der::{Decode, Encode, Sequence};
+use der::{Decode, Encode, Sequence, Tagged};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;
@@ -434,6 +434,22 @@ fn parse(der: &[u8]) -> Result<Basic, OcspError> {
     })
 }
 
+/// Same CertID: hash algorithm (absent and NULL parameters alike), hashes, serial.
+fn same_cert(a: &CertId, b: &CertId) -> bool {
+    let params = |x: &CertId| {
+        x.hash_algorithm
+            .parameters
+            .as_ref()
+            .filter(|p| p.tag() != der::Tag::Null)
+            .cloned()
+    };
+    a.hash_algorithm.oid == b.hash_algorithm.oid
+        && params(a) == params(b)
+        && a.issuer_name_hash == b.issuer_name_hash
+        && a.issuer_key_hash == b.issuer_key_hash
+        && a.serial_number == b.serial_number
+}
+
 fn responder_is(r: &Responder, c: &Certificate) -> bool {
     match r {
         Responder::Name(n) => names_match(n, c.tbs_certificate().subject()),
@@ -508,7 +524,7 @@ pub(crate) fn check_response(
     let single = b
         .responses
         .into_iter()
-        .find(|s| s.id == pending.id)
+        .find(|s| same_cert(&s.id, &pending.id))
         .ok_or(OcspError::NoMatchingResponse)?;
     if single.this_update > now + CLOCK_SKEW || b.produced_at > now + CLOCK_SKEW {
         return Err(OcspError::NotCurrent("thisUpdate is in the future".into()));
