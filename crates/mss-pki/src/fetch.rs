@@ -375,6 +375,37 @@ mod tests {
         assert!(parse_http_uri("http://u@h/").is_err());
     }
 
+    struct Ldap;
+    impl CrlFetcher for Ldap {
+        fn fetch_crls(&self, uri: &str) -> Result<Vec<Vec<u8>>, FetchError> {
+            match uri.strip_prefix("ldap://") {
+                Some(rest) => Ok(vec![rest.as_bytes().to_vec()]),
+                None => Err(FetchError::UnsupportedScheme(uri.into())),
+            }
+        }
+    }
+
+    #[test]
+    fn fetchers_route_by_scheme() {
+        let http = HttpFetcher::default();
+        let both = Fetchers(vec![&http, &Ldap]);
+        assert_eq!(
+            both.fetch_crls("ldap://dir/x").unwrap(),
+            vec![b"dir/x".to_vec()]
+        );
+        assert!(matches!(
+            both.fetch_crls("ftp://h/x"),
+            Err(FetchError::UnsupportedScheme(_))
+        ));
+        // http is answered by the http client (nothing listens on port 1: a network
+        // error, not "unsupported").
+        assert!(matches!(
+            both.fetch_crls("http://127.0.0.1:1/x.crl"),
+            Err(FetchError::Network { .. })
+        ));
+        assert!(format!("{both:?}").contains('2'));
+    }
+
     #[test]
     fn responses() {
         let ok = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabcdef";
