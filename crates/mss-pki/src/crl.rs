@@ -252,6 +252,26 @@ fn lookup(crl: &CertificateList, cert: &Certificate) -> Result<Entry, ()> {
 }
 
 impl Validator<'_> {
+    /// Is `crl` usable for `cert` at the validation time? Current at that time (RFC
+    /// 5280 §6.3.3); or, under a [`crate::RevocationChecker`] validating at a past time
+    /// (a signing time), a later CRL: issued at or after the validation time, current
+    /// at the clock, and issued while `cert` was still within its validity, so that a
+    /// revocation before the validation time is necessarily listed (entries leave CRLs
+    /// only after the certificate expires). A listed certificate counts as revoked
+    /// whatever its revocation date (conservative).
+    fn crl_usable(&self, crl: &CertificateList, cert: &Certificate) -> bool {
+        let time = self.options.time;
+        if current(crl, time) {
+            return true;
+        }
+        let crate::Revocation::Checked(chk) = self.options.revocation else {
+            return false;
+        };
+        let this_update = crl.tbs_cert_list.this_update.to_system_time();
+        let not_after = cert.tbs_certificate().validity().not_after.to_system_time();
+        time <= this_update && this_update <= not_after && current(crl, chk.now)
+    }
+
     /// Find a key that signed `crl`: a certificate named like the CRL issuer, allowed
     /// to sign CRLs, whose path validates to `above[0]` (the path's anchor). Returns the
     /// key.
@@ -362,7 +382,6 @@ impl Validator<'_> {
         above: &[(&Certificate, WorkingKey)],
         warnings: &mut Vec<String>,
     ) -> Result<bool, ValidationError> {
-        let time = self.options.time;
         let mut used_delta = false;
         let tbs = cert.tbs_certificate();
         let subject = tbs.subject().to_string();
@@ -440,7 +459,7 @@ impl Validator<'_> {
                 if interim & !mask == 0 {
                     continue;
                 }
-                if !current(crl, time) {
+                if !self.crl_usable(crl, cert) {
                     why = format!("CRL of {} is not current", crl.tbs_cert_list.issuer);
                     continue;
                 }
@@ -484,7 +503,7 @@ impl Validator<'_> {
                         {
                             continue;
                         }
-                        if !current(d, time) {
+                        if !self.crl_usable(d, cert) {
                             stale_delta = true;
                             continue;
                         }

@@ -237,3 +237,58 @@ fn revocation_policy_sources_order_and_soft_fail() {
         "{e}"
     );
 }
+
+/// Validation at a past time (a signing time) with a CRL issued later: accepted under
+/// a revocation policy when the CRL is current at the clock and was issued while the
+/// certificate was valid; never by the strict RFC 5280 CRL mode.
+#[test]
+fn a_later_crl_answers_for_a_past_validation_time() {
+    let pki = Pki::new();
+    let t0 = pki
+        .cert("good")
+        .tbs_certificate()
+        .validity()
+        .not_before
+        .to_system_time();
+    let min = std::time::Duration::from_secs(60);
+    let crl = pki.crl_between(t0 + 60 * min, t0 + 7 * 24 * 60 * min);
+    let past = t0 + min;
+    let anchors = [pki.cert("ca")];
+    let crls = [crl.clone()];
+    let mut chk = RevocationChecker::new(RevocationMode::Crl);
+    chk.crls = vec![crl];
+    chk.now = t0 + 120 * min;
+    let at_past = |chk: &RevocationChecker, leaf: &str| {
+        Validator::new(
+            &anchors,
+            &[],
+            ValidationOptions::at(past).with_checker(chk),
+            &StandardPolicy,
+        )
+        .build(&pki.cert(leaf))
+    };
+    let p = at_past(&chk, "good").unwrap();
+    assert_eq!(p.revocation()[0].source, RevocationSource::Crl);
+    let e = at_past(&chk, "revoked").unwrap_err();
+    assert!(matches!(e, ValidationError::Revoked { .. }), "{e}");
+    // The strict mode wants a CRL current at the validation time.
+    let strict = Validator::new(
+        &anchors,
+        &[],
+        ValidationOptions::at(past).with_crls(&crls),
+        &StandardPolicy,
+    )
+    .build(&pki.cert("good"))
+    .unwrap_err();
+    assert!(
+        matches!(strict, ValidationError::RevocationUnknown { .. }),
+        "{strict}"
+    );
+    // A later CRL that is itself stale at the clock does not answer.
+    chk.now = t0 + 8 * 24 * 60 * min;
+    let e = at_past(&chk, "good").unwrap_err();
+    assert!(
+        matches!(e, ValidationError::RevocationUnknown { .. }),
+        "{e}"
+    );
+}

@@ -223,6 +223,59 @@ impl Pki {
         }
     }
 
+    /// A CRL of the CA (same revocations) with the given thisUpdate / nextUpdate.
+    pub fn crl_between(
+        &self,
+        this: std::time::SystemTime,
+        next: std::time::SystemTime,
+    ) -> CertificateList {
+        let f = |t: std::time::SystemTime| {
+            let d = der::DateTime::from_system_time(t).unwrap();
+            format!(
+                "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+                d.year(),
+                d.month(),
+                d.day(),
+                d.hour(),
+                d.minutes(),
+                d.seconds()
+            )
+        };
+        let d = self.dir.path();
+        openssl(
+            d,
+            &[
+                "ca",
+                "-gencrl",
+                "-config",
+                "ca.cnf",
+                "-keyfile",
+                "ca.key",
+                "-cert",
+                "ca.crt",
+                "-crl_lastupdate",
+                &f(this),
+                "-crl_nextupdate",
+                &f(next),
+                "-out",
+                "between.crl",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "crl",
+                "-in",
+                "between.crl",
+                "-outform",
+                "DER",
+                "-out",
+                "between.der",
+            ],
+        );
+        CertificateList::from_der(&std::fs::read(d.join("between.der")).unwrap()).unwrap()
+    }
+
     /// `openssl ocsp` signing with `signer` (`ca`, `responder`, `rogue`) on `port` (all
     /// interfaces: openssl 3.0 takes a port number only).
     pub fn responder(&self, signer: &str, port: u16) -> Server {
