@@ -320,51 +320,80 @@ impl Validator<'_> {
         above: &[(&Certificate, WorkingKey)],
         warnings: &mut Vec<String>,
     ) -> Result<Answer, ValidationError> {
+        let good = |delta: bool| {
+            Answer::Good(if delta {
+                RevocationSource::DeltaCrl
+            } else {
+                RevocationSource::Crl
+            })
+        };
+        // First the CRLs at hand (given, carried by the message, cached): no network
+        // when they answer.
         let mut crls = chk.crls.clone();
-        let mut fetch_errors = Vec::new();
-        if let Some(fetcher) = chk.fetcher {
-            let local = CrlCache::new();
-            let cache = chk.cache.unwrap_or(&local);
-            let exts = cert.tbs_certificate().extensions().map(|e| e.as_slice());
-            let mut uris = dp_uris(info.crldp.as_deref().unwrap_or_default());
-            if let Ok(Some(f)) = decode_ext::<FreshestCrl>(exts, oids::FRESHEST_CRL) {
-                uris.extend(dp_uris(&f.0));
-            }
-            for uri in uris {
-                if cache.is_fresh(&uri, chk.now) {
-                    continue;
-                }
-                match fetcher.fetch_crls(&uri) {
-                    Ok(ders) => {
-                        let mut got = Vec::new();
-                        for d in ders {
-                            match crate::decode_crl(&d) {
-                                Ok(c) => got.push(c),
-                                Err(e) => fetch_errors.push(format!("{uri}: bad CRL: {e}")),
-                            }
-                        }
-                        // Not cacheable (no or past nextUpdate): used for this check only.
-                        crls.extend(
-                            got.iter()
-                                .filter(|c| next_update(c).is_none_or(|n| n <= chk.now))
-                                .cloned(),
-                        );
-                        cache.insert(&uri, got, chk.now);
-                    }
-                    Err(e) => fetch_errors.push(e.to_string()),
-                }
-            }
+        if let Some(cache) = chk.cache {
             crls.extend(cache.current(chk.now));
         }
-        match self.check_revocation(run, &crls, cert, info, above, warnings) {
-            Ok(true) => Ok(Answer::Good(RevocationSource::DeltaCrl)),
-            Ok(false) => Ok(Answer::Good(RevocationSource::Crl)),
-            Err(ValidationError::RevocationUnknown { reason, .. }) => {
-                let mut why = format!("CRL: {reason}");
-                if !fetch_errors.is_empty() {
-                    why.push_str(&format!(" (fetch: {})", fetch_errors.join(", ")));
+        let reason = match self.check_revocation(run, &crls, cert, info, above, warnings) {
+            Ok(delta) => return Ok(good(delta)),
+            Err(ValidationError::RevocationUnknown { reason, .. }) => reason,
+            Err(e) => return Err(e),
+        };
+        let Some(fetcher) = chk.fetcher else {
+            return Ok(Answer::CannotTell(format!("CRL: {reason}")));
+        };
+        // Then the distribution points (complete and freshest CRL) not fresh in cache.
+        let local = CrlCache::new();
+        let cache = chk.cache.unwrap_or(&local);
+        let exts = cert.tbs_certificate().extensions().map(|e| e.as_slice());
+        let mut uris = dp_uris(info.crldp.as_deref().unwrap_or_default());
+        if let Ok(Some(f)) = decode_ext::<FreshestCrl>(exts, oids::FRESHEST_CRL) {
+            uris.extend(dp_uris(&f.0));
+        }
+        let mut fetch_errors = Vec::new();
+        let mut uncacheable = Vec::new();
+        let mut fetched = false;
+        for uri in uris {
+            if cache.is_fresh(&uri, chk.now) {
+                continue;
+            }
+            match fetcher.fetch_crls(&uri) {
+                Ok(ders) => {
+                    let mut got = Vec::new();
+                    for d in ders {
+                        match crate::decode_crl(&d) {
+                            Ok(c) => got.push(c),
+                            Err(e) => fetch_errors.push(format!("{uri}: bad CRL: {e}")),
+                        }
+                    }
+                    fetched |= !got.is_empty();
+                    // Not cacheable (no or past nextUpdate): used for this check only.
+                    uncacheable.extend(
+                        got.iter()
+                            .filter(|c| next_update(c).is_none_or(|n| n <= chk.now))
+                            .cloned(),
+                    );
+                    cache.insert(&uri, got, chk.now);
                 }
-                Ok(Answer::CannotTell(why))
+                Err(e) => fetch_errors.push(e.to_string()),
+            }
+        }
+        let with_errors = |why: String| {
+            if fetch_errors.is_empty() {
+                why
+            } else {
+                format!("{why} (fetch: {})", fetch_errors.join(", "))
+            }
+        };
+        if !fetched {
+            return Ok(Answer::CannotTell(with_errors(format!("CRL: {reason}"))));
+        }
+        let mut all = chk.crls.clone();
+        all.extend(uncacheable);
+        all.extend(cache.current(chk.now));
+        match self.check_revocation(run, &all, cert, info, above, warnings) {
+            Ok(delta) => Ok(good(delta)),
+            Err(ValidationError::RevocationUnknown { reason, .. }) => {
+                Ok(Answer::CannotTell(with_errors(format!("CRL: {reason}"))))
             }
             Err(e) => Err(e),
         }

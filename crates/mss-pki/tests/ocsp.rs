@@ -199,13 +199,15 @@ fn revocation_policy_sources_order_and_soft_fail() {
     );
     assert_eq!(crl_server.hits(), 2, "refetched after nextUpdate");
 
-    // A CRL given by the caller, no fetching.
+    // A CRL given by the caller answers without any fetch.
     let mut given = RevocationChecker::new(RevocationMode::Crl);
     given.crls = vec![pki.crl()];
+    given.fetcher = Some(&http);
     assert_eq!(
         validate(&pki, "good", &given).unwrap().revocation()[0].source,
         RevocationSource::Crl
     );
+    assert_eq!(crl_server.hits(), 2, "no fetch when the given CRLs answer");
 
     // Order: CRL first answers for "good" even with OCSP available; OCSP first too.
     // With the responder gone, OCSP-first falls back to the CRL.
