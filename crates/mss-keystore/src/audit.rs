@@ -157,7 +157,11 @@ pub(crate) fn append(conn: &Connection, time: i64, e: &NewEntry<'_>) -> Result<i
             hash
         ],
     )?;
-    crate::store::set_meta(conn, "audit_head", &encode_fields(&[&seq.to_be_bytes(), &hash]))?;
+    crate::store::set_meta(
+        conn,
+        "audit_head",
+        &encode_fields(&[&seq.to_be_bytes(), &hash]),
+    )?;
     Ok(seq)
 }
 

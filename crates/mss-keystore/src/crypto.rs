@@ -44,7 +44,11 @@ pub(crate) fn secret_from(bytes: &[u8]) -> Option<Secret> {
 }
 
 /// AES-256-GCM: `nonce || ciphertext || tag`, with a random 96-bit nonce.
-pub(crate) fn seal(key: &[u8; KEY_LEN], aad: &[u8], plain: &[u8]) -> Result<Vec<u8>, KeystoreError> {
+pub(crate) fn seal(
+    key: &[u8; KEY_LEN],
+    aad: &[u8],
+    plain: &[u8],
+) -> Result<Vec<u8>, KeystoreError> {
     let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| KeystoreError::Rng)?;
     let nonce = random(NONCE_LEN)?;
     let nonce_arr = aes_gcm::Nonce::try_from(nonce.as_slice()).map_err(|_| KeystoreError::Rng)?;
@@ -76,7 +80,10 @@ pub(crate) fn subkey(kek: &[u8; KEY_LEN], store_id: &[u8], purpose: &str) -> Sec
     let hk = Hkdf::<Sha256>::new(Some(store_id), kek);
     let mut out = Zeroizing::new([0u8; KEY_LEN]);
     // 32 bytes is far below HKDF-SHA256's limit: expand cannot fail.
-    let _ = hk.expand(format!("mss-keystore v1 {purpose}").as_bytes(), &mut out[..]);
+    let _ = hk.expand(
+        format!("mss-keystore v1 {purpose}").as_bytes(),
+        &mut out[..],
+    );
     out
 }
 
@@ -164,8 +171,9 @@ pub(crate) fn unwrap_with(
 ) -> Result<(Secret, Wrap), KeystoreError> {
     let mut card_error = None;
     for w in wraps {
-        let kt = KeyTransport::from_name(&w.transport)
-            .map_err(|_| KeystoreError::Tampered(format!("unknown key transport {}", w.transport)))?;
+        let kt = KeyTransport::from_name(&w.transport).map_err(|_| {
+            KeystoreError::Tampered(format!("unknown key transport {}", w.transport))
+        })?;
         let ct = hex::decode(&w.wrapped)
             .map_err(|_| KeystoreError::Tampered("a wrapped key is not hex".into()))?;
         let expected = matches!(kt, KeyTransport::RsaPkcs1v15).then_some(KEY_LEN);

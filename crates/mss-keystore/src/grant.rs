@@ -7,11 +7,11 @@
 
 use base64::Engine;
 use der::{Decode, Encode};
+use mss_algs::digest::DigestAlgorithm;
 use mss_algs::keys::SigningKey;
 use mss_algs::oid;
 use mss_algs::policy::StandardPolicy;
 use mss_algs::signature::SignatureAlgorithm;
-use mss_algs::digest::DigestAlgorithm;
 use mss_cms::content::{ContentInfo, ContentType};
 use mss_cms::signed::{self, SignParams, SignerSpec};
 use x509_cert::Certificate;
@@ -58,7 +58,9 @@ impl GrantPayload {
     pub fn delegate(&self) -> Result<Certificate, KeystoreError> {
         let der = base64::engine::general_purpose::STANDARD
             .decode(&self.delegate_cert)
-            .map_err(|_| KeystoreError::InvalidGrant("the delegate certificate is not base64".into()))?;
+            .map_err(|_| {
+                KeystoreError::InvalidGrant("the delegate certificate is not base64".into())
+            })?;
         Certificate::from_der(&der)
             .map_err(|e| KeystoreError::InvalidGrant(format!("the delegate certificate: {e}")))
     }
@@ -88,7 +90,10 @@ fn algorithm_for(key: &dyn SigningKey) -> SignatureAlgorithm {
 }
 
 /// Sign `payload` (serialised canonically) with `key`: a DER ContentInfo.
-pub(crate) fn sign<T: serde::Serialize>(payload: &T, key: &dyn SigningKey) -> Result<Vec<u8>, KeystoreError> {
+pub(crate) fn sign<T: serde::Serialize>(
+    payload: &T,
+    key: &dyn SigningKey,
+) -> Result<Vec<u8>, KeystoreError> {
     let json = serde_json::to_vec(payload)
         .map_err(|e| KeystoreError::Invalid(format!("encoding a statement: {e}")))?;
     let spec = SignerSpec {
@@ -127,7 +132,11 @@ pub(crate) fn verify<T: serde::de::DeserializeOwned>(
     if let Err(e) = &result.outcome {
         return Err(bad(&format!("the signature does not verify: {e}")));
     }
-    let by = result.certificate.as_ref().map(|c| c.to_der()).transpose()?;
+    let by = result
+        .certificate
+        .as_ref()
+        .map(|c| c.to_der())
+        .transpose()?;
     if by.as_deref() != Some(signer_der.as_slice()) {
         return Err(bad("it is not signed by the expected certificate"));
     }

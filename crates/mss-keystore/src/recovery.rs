@@ -44,7 +44,10 @@ fn value_of(c: char) -> Option<u8> {
         'I' | 'L' => '1',
         other => other,
     };
-    ALPHABET.iter().position(|&a| a as char == c).map(|p| p as u8)
+    ALPHABET
+        .iter()
+        .position(|&a| a as char == c)
+        .map(|p| p as u8)
 }
 
 /// Luhn mod N (N = 32) check value for `data` (values 0..32).
@@ -159,7 +162,9 @@ impl KdfParams {
     /// Check that Argon2 accepts the parameters (and that they are not absurdly large).
     pub fn validate(&self) -> Result<(), KeystoreError> {
         if self.lanes == 0 || self.lanes > 16 {
-            return Err(KeystoreError::Invalid("Argon2 lanes must be 1 to 16".into()));
+            return Err(KeystoreError::Invalid(
+                "Argon2 lanes must be 1 to 16".into(),
+            ));
         }
         if self.memory_kib < 8 * self.lanes || self.memory_kib > 4 * 1024 * 1024 {
             return Err(KeystoreError::Invalid(format!(
@@ -168,17 +173,24 @@ impl KdfParams {
             )));
         }
         if self.passes == 0 || self.passes > 64 {
-            return Err(KeystoreError::Invalid("Argon2 passes must be 1 to 64".into()));
+            return Err(KeystoreError::Invalid(
+                "Argon2 passes must be 1 to 64".into(),
+            ));
         }
         Ok(())
     }
 
     /// Derive the recovery wrapping key from `secret` and `salt`.
-    pub(crate) fn derive(&self, secret: &RecoverySecret, salt: &[u8]) -> Result<Secret, KeystoreError> {
+    pub(crate) fn derive(
+        &self,
+        secret: &RecoverySecret,
+        salt: &[u8],
+    ) -> Result<Secret, KeystoreError> {
         self.validate()?;
         let params = argon2::Params::new(self.memory_kib, self.passes, self.lanes, Some(KEY_LEN))
             .map_err(|e| KeystoreError::Invalid(format!("Argon2 parameters: {e}")))?;
-        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let argon =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let mut out = Zeroizing::new([0u8; KEY_LEN]);
         argon
             .hash_password_into(secret.bytes(), salt, &mut out[..])

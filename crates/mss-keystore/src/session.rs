@@ -14,10 +14,10 @@ use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
+use crate::KeystoreError;
 use crate::audit::{self, AuditEvent, NewEntry};
 use crate::store::SlotKind;
 use crate::time::unix;
-use crate::KeystoreError;
 
 struct Inner {
     conn: Mutex<Connection>,
@@ -150,7 +150,11 @@ impl KeySession {
 
     /// How many uses were recorded through this session.
     pub fn uses(&self) -> usize {
-        *self.inner.uses.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .inner
+            .uses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -11,13 +11,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
+use crate::KeystoreError;
 use crate::audit::{self, AuditEntry, AuditEvent, AuditHead, NewEntry};
 use crate::crypto::{self, KEY_LEN, Secret, Wrap};
 use crate::grant::{self, ACCEPT_PURPOSE, AcceptPayload, GRANT_PURPOSE, GrantPayload};
 use crate::recovery::{KdfParams, RecoverySecret};
 use crate::session::KeySession;
 use crate::time::{format_rfc3339, unix};
-use crate::KeystoreError;
 
 /// The format version written in the header.
 const FORMAT: &[u8] = b"mss-keystore 1";
@@ -95,7 +95,9 @@ impl SlotKind {
             "card" => Ok(SlotKind::Card),
             "recovery" => Ok(SlotKind::Recovery),
             "delegate" => Ok(SlotKind::Delegate),
-            other => Err(KeystoreError::Tampered(format!("unknown slot kind {other:?}"))),
+            other => Err(KeystoreError::Tampered(format!(
+                "unknown slot kind {other:?}"
+            ))),
         }
     }
 }
@@ -130,7 +132,9 @@ impl GrantStatus {
             "active" => Ok(GrantStatus::Active),
             "revoked" => Ok(GrantStatus::Revoked),
             "expired" => Ok(GrantStatus::Expired),
-            other => Err(KeystoreError::Tampered(format!("unknown grant status {other:?}"))),
+            other => Err(KeystoreError::Tampered(format!(
+                "unknown grant status {other:?}"
+            ))),
         }
     }
 }
@@ -164,7 +168,9 @@ impl GrantInfo {
             self.delegate_name,
             format_rfc3339(self.not_before),
             format_rfc3339(self.not_after),
-            self.slot.map(|s| format!(" (slot {s})")).unwrap_or_default()
+            self.slot
+                .map(|s| format!(" (slot {s})"))
+                .unwrap_or_default()
         )
     }
 }
@@ -213,9 +219,11 @@ impl std::fmt::Debug for KeyStore {
 
 /// Read a header value.
 pub(crate) fn meta_blob(conn: &Connection, name: &str) -> Result<Vec<u8>, KeystoreError> {
-    conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| KeystoreError::Tampered(format!("header field {name} is missing")))
+    conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or_else(|| KeystoreError::Tampered(format!("header field {name} is missing")))
 }
 
 /// Write a header value.
@@ -287,10 +295,9 @@ impl SlotRow {
 
     fn wrap(&self) -> Result<Wrap, KeystoreError> {
         Ok(Wrap {
-            transport: self
-                .transport
-                .clone()
-                .ok_or_else(|| KeystoreError::Tampered(format!("slot {} has no transport", self.id)))?,
+            transport: self.transport.clone().ok_or_else(|| {
+                KeystoreError::Tampered(format!("slot {} has no transport", self.id))
+            })?,
             wrapped: hex::encode(&self.wrapped),
         })
     }
@@ -316,9 +323,17 @@ fn slot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SlotRow, String)> {
     ))
 }
 
-fn slots_where(conn: &Connection, clause: &str, p: impl rusqlite::Params) -> Result<Vec<SlotRow>, KeystoreError> {
-    let mut st = conn.prepare(&format!("SELECT {SLOT_COLUMNS} FROM slots WHERE {clause} ORDER BY id"))?;
-    let rows = st.query_map(p, slot_from_row)?.collect::<Result<Vec<_>, _>>()?;
+fn slots_where(
+    conn: &Connection,
+    clause: &str,
+    p: impl rusqlite::Params,
+) -> Result<Vec<SlotRow>, KeystoreError> {
+    let mut st = conn.prepare(&format!(
+        "SELECT {SLOT_COLUMNS} FROM slots WHERE {clause} ORDER BY id"
+    ))?;
+    let rows = st
+        .query_map(p, slot_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
         .map(|(mut s, kind)| {
             s.kind = SlotKind::parse(&kind)?;
@@ -344,7 +359,16 @@ fn insert_slot(
     tx.execute(
         "INSERT INTO slots (kind, cert, grant_id, transport, wrapped, kdf, salt, created, mac) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, x'')",
-        params![kind.name(), cert, grant_id, transport, wrapped, kdf, salt, now],
+        params![
+            kind.name(),
+            cert,
+            grant_id,
+            transport,
+            wrapped,
+            kdf,
+            salt,
+            now
+        ],
     )?;
     let id = tx.last_insert_rowid();
     let row = SlotRow {
@@ -358,7 +382,10 @@ fn insert_slot(
         salt,
         mac: Vec::new(),
     };
-    tx.execute("UPDATE slots SET mac = ?1 WHERE id = ?2", params![row.compute_mac(mac_key), id])?;
+    tx.execute(
+        "UPDATE slots SET mac = ?1 WHERE id = ?2",
+        params![row.compute_mac(mac_key), id],
+    )?;
     Ok(id)
 }
 
@@ -367,7 +394,12 @@ fn kek_check(kek: &[u8; KEY_LEN], store_id: &[u8]) -> Vec<u8> {
 }
 
 fn key_aad(store_id: &[u8], id: i64, cert: Option<&[u8]>) -> Vec<u8> {
-    crypto::encode_fields(&[b"key", store_id, &id.to_be_bytes(), cert.unwrap_or_default()])
+    crypto::encode_fields(&[
+        b"key",
+        store_id,
+        &id.to_be_bytes(),
+        cert.unwrap_or_default(),
+    ])
 }
 
 fn recovery_aad(store_id: &[u8], kdf: &str, salt: &[u8]) -> Vec<u8> {
@@ -392,7 +424,13 @@ fn recovery_slot(
 /// Header fields covered by the header MAC.
 fn meta_fields(conn: &Connection) -> Result<Vec<Vec<u8>>, KeystoreError> {
     let mut out = vec![b"meta".to_vec()];
-    for name in ["format", "store_id", "holder_sign_cert", "holder_decrypt_cert", "kek_check"] {
+    for name in [
+        "format",
+        "store_id",
+        "holder_sign_cert",
+        "holder_decrypt_cert",
+        "kek_check",
+    ] {
         out.push(meta_blob(conn, name)?);
     }
     Ok(out)
@@ -498,7 +536,9 @@ impl KeyStore {
 
         let tmp = path.with_file_name(format!(
             ".{}.creating-{}",
-            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             std::process::id()
         ));
         let _ = std::fs::remove_file(&tmp);
@@ -550,7 +590,11 @@ impl KeyStore {
                     message_id: None,
                     detail: format!(
                         "key {key_id}{}; card slot {} ({}); recovery slot Argon2id {kdf_json}",
-                        if material.cert.is_some() { "" } else { " (generated, awaiting its certificate)" },
+                        if material.cert.is_some() {
+                            ""
+                        } else {
+                            " (generated, awaiting its certificate)"
+                        },
                         card_slot,
                         card_wrap.transport
                     ),
@@ -591,7 +635,9 @@ impl KeyStore {
     pub fn open(path: &Path) -> Result<KeyStore, KeystoreError> {
         let conn = connect(path, false)?;
         let format = conn
-            .query_row("SELECT value FROM meta WHERE name = 'format'", [], |r| r.get::<_, Vec<u8>>(0))
+            .query_row("SELECT value FROM meta WHERE name = 'format'", [], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
             .map_err(|e| KeystoreError::NotAKeyStore(format!("{}: {e}", path.display())))?;
         if format != FORMAT {
             return Err(KeystoreError::NotAKeyStore(format!(
@@ -631,12 +677,18 @@ impl KeyStore {
 
     /// The holder's signature certificate (the one that signs grants).
     pub fn holder_signing_certificate(&self) -> Result<Certificate, KeystoreError> {
-        Ok(Certificate::from_der(&meta_blob(&self.conn, "holder_sign_cert")?)?)
+        Ok(Certificate::from_der(&meta_blob(
+            &self.conn,
+            "holder_sign_cert",
+        )?)?)
     }
 
     /// The holder's decryption certificate (the card slot's).
     pub fn holder_decryption_certificate(&self) -> Result<Certificate, KeystoreError> {
-        Ok(Certificate::from_der(&meta_blob(&self.conn, "holder_decrypt_cert")?)?)
+        Ok(Certificate::from_der(&meta_blob(
+            &self.conn,
+            "holder_decrypt_cert",
+        )?)?)
     }
 
     /// Destroy the slots of delegations past their end date, and drop pending grants
@@ -655,7 +707,8 @@ impl KeyStore {
         for (id, cert, not_after, status) in &ended {
             let slots: Vec<i64> = {
                 let mut st = tx.prepare("SELECT id FROM slots WHERE grant_id = ?1")?;
-                st.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?
+                st.query_map([id], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?
             };
             tx.execute("DELETE FROM slots WHERE grant_id = ?1", [id])?;
             tx.execute(
@@ -694,10 +747,15 @@ impl KeyStore {
         let f = meta_fields(&self.conn)?;
         let refs: Vec<&[u8]> = f.iter().map(Vec::as_slice).collect();
         if !crypto::mac_ok(&mac_key, &refs, &meta_blob(&self.conn, "meta_mac")?) {
-            return Err(KeystoreError::Tampered("the store header does not match its MAC".into()));
+            return Err(KeystoreError::Tampered(
+                "the store header does not match its MAC".into(),
+            ));
         }
         if !slot.mac_ok(&mac_key) {
-            return Err(KeystoreError::Tampered(format!("slot {} does not match its MAC", slot.id)));
+            return Err(KeystoreError::Tampered(format!(
+                "slot {} does not match its MAC",
+                slot.id
+            )));
         }
         Ok(())
     }
@@ -705,7 +763,8 @@ impl KeyStore {
     fn check_kek(&self, k: &[u8; KEY_LEN]) -> bool {
         let stored = meta_blob(&self.conn, "kek_check").unwrap_or_default();
         let ours = kek_check(k, &self.store_id);
-        ours.len() == stored.len() && bool::from(subtle::ConstantTimeEq::ct_eq(&ours[..], &stored[..]))
+        ours.len() == stored.len()
+            && bool::from(subtle::ConstantTimeEq::ct_eq(&ours[..], &stored[..]))
     }
 
     /// Explain why an identity without a slot has no access.
@@ -738,15 +797,19 @@ impl KeyStore {
         let cert = dec.certificate();
         let cert_der = cert.to_der()?;
         let who = crypto::describe(cert);
-        let slots = slots_where(&self.conn, "cert = ?1 AND kind IN ('card', 'delegate')", [&cert_der])?;
+        let slots = slots_where(
+            &self.conn,
+            "cert = ?1 AND kind IN ('card', 'delegate')",
+            [&cert_der],
+        )?;
         let Some(slot) = slots.into_iter().next() else {
             return Err(self.no_slot(&cert_der, &who));
         };
         let grant = match slot.kind {
             SlotKind::Delegate => {
-                let gid = slot
-                    .grant_id
-                    .ok_or_else(|| KeystoreError::Tampered(format!("slot {} has no grant", slot.id)))?;
+                let gid = slot.grant_id.ok_or_else(|| {
+                    KeystoreError::Tampered(format!("slot {} has no grant", slot.id))
+                })?;
                 let row: Option<(i64, i64, Vec<u8>, String, Vec<u8>)> = self
                     .conn
                     .query_row(
@@ -755,8 +818,9 @@ impl KeyStore {
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                     )
                     .optional()?;
-                let (nb, na, signed, status, dcert) = row
-                    .ok_or_else(|| KeystoreError::Tampered(format!("slot {} names a missing grant", slot.id)))?;
+                let (nb, na, signed, status, dcert) = row.ok_or_else(|| {
+                    KeystoreError::Tampered(format!("slot {} names a missing grant", slot.id))
+                })?;
                 if GrantStatus::parse(&status)? != GrantStatus::Active || dcert != cert_der {
                     return Err(KeystoreError::Tampered(format!(
                         "slot {} does not match its grant",
@@ -773,7 +837,8 @@ impl KeyStore {
         let (kek, _) = crypto::unwrap_with(dec, &[slot.wrap()?], |k| self.check_kek(k))?;
         self.check_integrity(&kek, &slot)?;
         if let Some((gid, nb, na, signed)) = grant {
-            let payload: GrantPayload = grant::verify(&signed, &self.holder_signing_certificate()?)?;
+            let payload: GrantPayload =
+                grant::verify(&signed, &self.holder_signing_certificate()?)?;
             self.check_payload(&payload, &cert_der, nb, na)
                 .map_err(|e| KeystoreError::InvalidGrant(format!("grant #{gid}: {e}")))?;
         }
@@ -785,12 +850,22 @@ impl KeyStore {
         })
     }
 
-    fn check_payload(&self, p: &GrantPayload, cert_der: &[u8], nb: i64, na: i64) -> Result<(), KeystoreError> {
+    fn check_payload(
+        &self,
+        p: &GrantPayload,
+        cert_der: &[u8],
+        nb: i64,
+        na: i64,
+    ) -> Result<(), KeystoreError> {
         if p.purpose != GRANT_PURPOSE || p.store != self.store_hex() {
-            return Err(KeystoreError::InvalidGrant("it is not a grant of this store".into()));
+            return Err(KeystoreError::InvalidGrant(
+                "it is not a grant of this store".into(),
+            ));
         }
         if !same_der(&p.delegate()?, cert_der) {
-            return Err(KeystoreError::InvalidGrant("it names another delegate".into()));
+            return Err(KeystoreError::InvalidGrant(
+                "it names another delegate".into(),
+            ));
         }
         if p.not_before != nb || p.not_after != na {
             return Err(KeystoreError::InvalidGrant("its dates were altered".into()));
@@ -799,7 +874,10 @@ impl KeyStore {
     }
 
     /// Unlock with the recovery secret (degraded mode); recorded in the audit log.
-    pub(crate) fn unlock_recovery(&mut self, secret: &RecoverySecret) -> Result<Unlocked, KeystoreError> {
+    pub(crate) fn unlock_recovery(
+        &mut self,
+        secret: &RecoverySecret,
+    ) -> Result<Unlocked, KeystoreError> {
         self.expire()?;
         let slot = slots_where(&self.conn, "kind = 'recovery'", [])?
             .into_iter()
@@ -810,11 +888,17 @@ impl KeyStore {
             .map_err(|_| KeystoreError::Tampered("recovery slot parameters".into()))?;
         let salt = slot.salt.clone().unwrap_or_default();
         let wrapping = params.derive(secret, &salt)?;
-        let plain = crypto::open(&wrapping, &recovery_aad(&self.store_id, &kdf_json, &salt), &slot.wrapped)
-            .ok_or(KeystoreError::WrongRecoverySecret)?;
+        let plain = crypto::open(
+            &wrapping,
+            &recovery_aad(&self.store_id, &kdf_json, &salt),
+            &slot.wrapped,
+        )
+        .ok_or(KeystoreError::WrongRecoverySecret)?;
         let kek = crypto::secret_from(&plain).ok_or(KeystoreError::WrongRecoverySecret)?;
         if !self.check_kek(&kek) {
-            return Err(KeystoreError::Tampered("the recovery slot holds another key".into()));
+            return Err(KeystoreError::Tampered(
+                "the recovery slot holds another key".into(),
+            ));
         }
         self.check_integrity(&kek, &slot)?;
         let now = self.now();
@@ -840,7 +924,10 @@ impl KeyStore {
     }
 
     /// The confidentiality keys (current first, then retired ones for old mail).
-    pub(crate) fn load_keys(&self, kek: &[u8; KEY_LEN]) -> Result<Vec<(i64, Option<SoftwareIdentity>)>, KeystoreError> {
+    pub(crate) fn load_keys(
+        &self,
+        kek: &[u8; KEY_LEN],
+    ) -> Result<Vec<(i64, Option<SoftwareIdentity>)>, KeystoreError> {
         let key = crypto::subkey(kek, &self.store_id, "keys");
         let mut st = self
             .conn
@@ -872,7 +959,10 @@ impl KeyStore {
 
     /// Unlock with the recovery secret (degraded mode: decryption only, no card, no
     /// signing). The unlock and every use are recorded.
-    pub fn unlock_with_recovery(&mut self, secret: &RecoverySecret) -> Result<KeySession, KeystoreError> {
+    pub fn unlock_with_recovery(
+        &mut self,
+        secret: &RecoverySecret,
+    ) -> Result<KeySession, KeystoreError> {
         let u = self.unlock_recovery(secret)?;
         self.session(u)
     }
@@ -887,12 +977,18 @@ impl KeyStore {
             return Err(KeystoreError::CertificateMissing);
         }
         let conn = connect(&self.path, false)?;
-        Ok(KeySession::new(conn, u.actor, u.slot, u.kind, keys, self.now))
+        Ok(KeySession::new(
+            conn, u.actor, u.slot, u.kind, keys, self.now,
+        ))
     }
 
     /// Require the holder: the identity's signature certificate is the holder's and its
     /// card opens the card slot. A delegate gets [`KeystoreError::NoRedelegation`].
-    fn require_holder(&mut self, id: &dyn Identity, what: &'static str) -> Result<Unlocked, KeystoreError> {
+    fn require_holder(
+        &mut self,
+        id: &dyn Identity,
+        what: &'static str,
+    ) -> Result<Unlocked, KeystoreError> {
         let sig = id.signing_key()?;
         let holder = meta_blob(&self.conn, "holder_sign_cert")?;
         if sig.certificate().to_der()? != holder {
@@ -938,7 +1034,9 @@ impl KeyStore {
         }
         let dcert = delegate.to_der()?;
         if dcert == meta_blob(&self.conn, "holder_decrypt_cert")? {
-            return Err(KeystoreError::Invalid("the holder cannot delegate to themselves".into()));
+            return Err(KeystoreError::Invalid(
+                "the holder cannot delegate to themselves".into(),
+            ));
         }
         let open: bool = self.conn.query_row(
             "SELECT EXISTS(SELECT 1 FROM grants WHERE delegate_cert = ?1 AND status IN ('pending', 'active'))",
@@ -1031,17 +1129,26 @@ impl KeyStore {
         let mac_key = crypto::subkey(&kek, &self.store_id, "mac");
         if !crypto::mac_ok(
             &mac_key,
-            &meta_fields(&self.conn)?.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            &meta_fields(&self.conn)?
+                .iter()
+                .map(Vec::as_slice)
+                .collect::<Vec<_>>(),
             &meta_blob(&self.conn, "meta_mac")?,
         ) {
-            return Err(KeystoreError::Tampered("the store header does not match its MAC".into()));
+            return Err(KeystoreError::Tampered(
+                "the store header does not match its MAC".into(),
+            ));
         }
         // The acceptance is signed by the same person's signature key.
         let sig = delegate.signing_key()?;
-        let (s, d) = (sig.certificate().tbs_certificate(), dec.certificate().tbs_certificate());
+        let (s, d) = (
+            sig.certificate().tbs_certificate(),
+            dec.certificate().tbs_certificate(),
+        );
         if s.subject() != d.subject() || s.issuer() != d.issuer() {
             return Err(KeystoreError::Invalid(
-                "the identity's signature and decryption certificates are not of the same person".into(),
+                "the identity's signature and decryption certificates are not of the same person"
+                    .into(),
             ));
         }
         let now = self.now();
@@ -1062,7 +1169,8 @@ impl KeyStore {
             Some(cert_der),
             Some(gid),
             Some(wrap.transport.clone()),
-            hex::decode(&wrap.wrapped).map_err(|_| KeystoreError::Tampered("wrapped key".into()))?,
+            hex::decode(&wrap.wrapped)
+                .map_err(|_| KeystoreError::Tampered("wrapped key".into()))?,
             None,
             None,
             now,
@@ -1079,7 +1187,10 @@ impl KeyStore {
                 actor: &who,
                 slot: Some(slot),
                 message_id: None,
-                detail: format!("grant #{gid} accepted; delegate slot {slot} ({})", wrap.transport),
+                detail: format!(
+                    "grant #{gid} accepted; delegate slot {slot} ({})",
+                    wrap.transport
+                ),
             },
         )?;
         tx.commit()?;
@@ -1088,7 +1199,11 @@ impl KeyStore {
 
     /// The holder (card + PIN) revokes every pending or active delegation to
     /// `delegate`: slots destroyed, grants marked revoked. Returns how many.
-    pub fn revoke(&mut self, holder: &dyn Identity, delegate: &Certificate) -> Result<usize, KeystoreError> {
+    pub fn revoke(
+        &mut self,
+        holder: &dyn Identity,
+        delegate: &Certificate,
+    ) -> Result<usize, KeystoreError> {
         let u = self.require_holder(holder, "revoke a delegation")?;
         let dcert = delegate.to_der()?;
         let now = self.now();
@@ -1097,7 +1212,8 @@ impl KeyStore {
             let mut st = tx.prepare(
                 "SELECT id FROM grants WHERE delegate_cert = ?1 AND status IN ('pending', 'active') ORDER BY id",
             )?;
-            st.query_map([&dcert], |r| r.get(0))?.collect::<Result<_, _>>()?
+            st.query_map([&dcert], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
         };
         if ids.is_empty() {
             return Err(KeystoreError::Invalid(format!(
@@ -1107,7 +1223,9 @@ impl KeyStore {
         }
         for gid in &ids {
             let slot: Option<i64> = tx
-                .query_row("SELECT id FROM slots WHERE grant_id = ?1", [gid], |r| r.get(0))
+                .query_row("SELECT id FROM slots WHERE grant_id = ?1", [gid], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             tx.execute("DELETE FROM slots WHERE grant_id = ?1", [gid])?;
             tx.execute(
@@ -1125,7 +1243,8 @@ impl KeyStore {
                     detail: format!(
                         "grant #{gid} to {} revoked{}",
                         crypto::describe(delegate),
-                        slot.map(|s| format!("; slot {s} destroyed")).unwrap_or_default()
+                        slot.map(|s| format!("; slot {s} destroyed"))
+                            .unwrap_or_default()
                     ),
                 },
             )?;
@@ -1148,7 +1267,16 @@ impl KeyStore {
              (SELECT s.id FROM slots s WHERE s.grant_id = g.id) FROM grants g ORDER BY g.id",
         )?;
         let rows: Vec<(i64, Vec<u8>, i64, i64, String, Option<i64>)> = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
             .collect::<Result<_, _>>()?;
         rows.into_iter()
             .map(|(id, cert, nb, na, status, slot)| {
@@ -1178,7 +1306,11 @@ impl KeyStore {
 
     /// Install the certificate the CA issued for a generated key (holder card + PIN).
     /// `pem` holds the certificate, and possibly its chain.
-    pub fn install_certificate(&mut self, holder: &dyn Identity, pem: &str) -> Result<(), KeystoreError> {
+    pub fn install_certificate(
+        &mut self,
+        holder: &dyn Identity,
+        pem: &str,
+    ) -> Result<(), KeystoreError> {
         let u = self.require_holder(holder, "install a certificate")?;
         let keys_key = crypto::subkey(&u.kek, &self.store_id, "keys");
         let first = pem
@@ -1213,7 +1345,11 @@ impl KeyStore {
         let id = SoftwareIdentity::from_pem(&bundle, None)?;
         let full = id.to_pem()?;
         let cert_der = cert.to_der()?;
-        let resealed = crypto::seal(&keys_key, &key_aad(&self.store_id, kid, Some(&cert_der)), full.as_bytes())?;
+        let resealed = crypto::seal(
+            &keys_key,
+            &key_aad(&self.store_id, kid, Some(&cert_der)),
+            full.as_bytes(),
+        )?;
         let now = self.now();
         let tx = self.conn.transaction()?;
         tx.execute(
@@ -1239,7 +1375,12 @@ impl KeyStore {
     /// current key, the old ones stay (retired) to read old mail; the key-encryption
     /// key is replaced too, every slot re-wrapped (active delegates keep their access,
     /// pending grants are re-wrapped) and a new recovery secret replaces the old one.
-    pub fn rekey(&mut self, holder: &dyn Identity, new_key: NewKey, kdf: KdfParams) -> Result<Created, KeystoreError> {
+    pub fn rekey(
+        &mut self,
+        holder: &dyn Identity,
+        new_key: NewKey,
+        kdf: KdfParams,
+    ) -> Result<Created, KeystoreError> {
         kdf.validate()?;
         let u = self.require_holder(holder, "rekey")?;
         let old_keys_key = crypto::subkey(&u.kek, &self.store_id, "keys");
@@ -1287,7 +1428,9 @@ impl KeyStore {
                     let w = crypto::wrap_to(&cert, &kek[..])?
                         .into_iter()
                         .find(|w| w.transport == transport)
-                        .ok_or_else(|| KeystoreError::Tampered(format!("slot {}: transport", slot.id)))?;
+                        .ok_or_else(|| {
+                            KeystoreError::Tampered(format!("slot {}: transport", slot.id))
+                        })?;
                     slot.wrapped = hex::decode(&w.wrapped).map_err(|_| KeystoreError::Rng)?;
                 }
             }
@@ -1298,7 +1441,8 @@ impl KeyStore {
             )?;
         }
         let pending: Vec<(i64, Vec<u8>)> = {
-            let mut st = tx.prepare("SELECT id, delegate_cert FROM grants WHERE status = 'pending'")?;
+            let mut st =
+                tx.prepare("SELECT id, delegate_cert FROM grants WHERE status = 'pending'")?;
             st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?
         };
@@ -1306,9 +1450,13 @@ impl KeyStore {
             let wraps = crypto::wrap_to(&Certificate::from_der(&cert)?, &kek[..])?;
             let json = serde_json::to_string(&wraps)
                 .map_err(|e| KeystoreError::Invalid(format!("encoding: {e}")))?;
-            tx.execute("UPDATE grants SET pending_wraps = ?1 WHERE id = ?2", params![json, gid])?;
+            tx.execute(
+                "UPDATE grants SET pending_wraps = ?1 WHERE id = ?2",
+                params![json, gid],
+            )?;
         }
-        let recovery = recovery.ok_or_else(|| KeystoreError::Tampered("the recovery slot is missing".into()))?;
+        let recovery = recovery
+            .ok_or_else(|| KeystoreError::Tampered("the recovery slot is missing".into()))?;
         audit::append(
             &tx,
             now,
@@ -1319,7 +1467,11 @@ impl KeyStore {
                 message_id: None,
                 detail: format!(
                     "new key {key_id}{}; new key-encryption key, every slot re-wrapped, new recovery secret",
-                    if material.cert.is_some() { "" } else { " (generated, awaiting its certificate)" }
+                    if material.cert.is_some() {
+                        ""
+                    } else {
+                        " (generated, awaiting its certificate)"
+                    }
                 ),
             },
         )?;
@@ -1347,7 +1499,14 @@ fn insert_key(
     )?;
     let id = tx.last_insert_rowid();
     let key = crypto::subkey(kek, store_id, "keys");
-    let sealed = crypto::seal(&key, &key_aad(store_id, id, m.cert.as_deref()), m.plain.as_bytes())?;
-    tx.execute("UPDATE keys SET sealed = ?1 WHERE id = ?2", params![sealed, id])?;
+    let sealed = crypto::seal(
+        &key,
+        &key_aad(store_id, id, m.cert.as_deref()),
+        m.plain.as_bytes(),
+    )?;
+    tx.execute(
+        "UPDATE keys SET sealed = ?1 WHERE id = ?2",
+        params![sealed, id],
+    )?;
     Ok(id)
 }

@@ -99,11 +99,23 @@ mod tests {
     #[test]
     fn parses_and_formats() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").unwrap(), 0);
-        assert_eq!(parse_rfc3339("2026-12-31T19:00:00+01:00").unwrap(), parse_rfc3339("2026-12-31T18:00:00Z").unwrap());
-        assert_eq!(parse_rfc3339("2026-12-31").unwrap(), parse_rfc3339("2026-12-31T00:00:00.5Z").unwrap());
+        assert_eq!(
+            parse_rfc3339("2026-12-31T19:00:00+01:00").unwrap(),
+            parse_rfc3339("2026-12-31T18:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-31").unwrap(),
+            parse_rfc3339("2026-12-31T00:00:00.5Z").unwrap()
+        );
         let t = parse_rfc3339("2027-03-04T05:06:07Z").unwrap();
         assert_eq!(format_rfc3339(t), "2027-03-04T05:06:07Z");
-        for bad in ["", "2026-13-01T00:00:00Z", "2026-12-31T18:00:00", "tomorrow", "2026-12-31T18:00Z"] {
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-12-31T18:00:00",
+            "tomorrow",
+            "2026-12-31T18:00Z",
+        ] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
         }
     }
