@@ -79,7 +79,7 @@ fn writer_child() {
         store
             .revoke(&holder, delegate.certificate())
             .expect("revoke");
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             store
                 .rekey(
                     &holder,
