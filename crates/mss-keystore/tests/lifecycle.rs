@@ -42,6 +42,19 @@ fn people() -> &'static People {
     })
 }
 
+/// A raw row of the audit table.
+type AuditRow = (
+    i64,
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -414,17 +427,7 @@ fn a_tampered_audit_log_is_detected() {
     store.verify_audit().expect("restored");
     // An entry removed in the middle.
     let conn = rusqlite::Connection::open(&path).expect("sqlite");
-    let row: (
-        i64,
-        i64,
-        String,
-        String,
-        Option<i64>,
-        Option<String>,
-        String,
-        Vec<u8>,
-        Vec<u8>,
-    ) = conn
+    let row: AuditRow = conn
         .query_row("SELECT * FROM audit WHERE seq = 2", [], |r| {
             Ok((
                 r.get(0)?,
@@ -515,8 +518,14 @@ fn a_tampered_store_is_detected() {
         [&other],
     )
     .expect("swap holder");
-    assert!(matches!(store.unlock(&p.holder), Err(_)));
-    assert!(matches!(store.unlock(&p.delegate), Err(_)));
+    assert!(matches!(
+        store.unlock(&p.holder),
+        Err(KeystoreError::Tampered(_))
+    ));
+    assert!(matches!(
+        store.unlock(&p.delegate),
+        Err(KeystoreError::Tampered(_))
+    ));
     conn.execute(
         "UPDATE meta SET value = ?1 WHERE name = 'holder_sign_cert'",
         [&holder],
