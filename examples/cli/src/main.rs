@@ -86,7 +86,7 @@ struct SignArgs {
     #[arg(long, value_name = "FILE")]
     keystore: Option<PathBuf>,
     /// The degraded mode's recovery secret variable: signing needs the card (exit 16).
-    #[arg(long = "recovery-env", value_name = "VAR")]
+    #[arg(long = "recovery-env", value_name = "VAR", requires = "keystore")]
     recovery_env: Option<String>,
     /// Opaque signature (application/pkcs7-mime) instead of multipart/signed.
     #[arg(long)]
