@@ -114,7 +114,7 @@ impl KeySession {
         KeySession { inner, keys }
     }
 
-    /// The keys, current first, for [`mss`'s `OpenOptions::keys`].
+    /// The keys, current first, for the `mss` facade's `OpenOptions::keys`.
     pub fn decryption_keys(&self) -> Vec<&dyn DecryptionKey> {
         self.keys.iter().map(|k| k as &dyn DecryptionKey).collect()
     }

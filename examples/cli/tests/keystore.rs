@@ -569,7 +569,8 @@ fn a_generated_key_gets_its_certificate_from_the_ca() {
     let tmp = tempfile::tempdir().expect("tmp");
     let d = tmp.path();
     lay_out(d);
-    let mut create = vec![
+    // The production Argon2id parameters (the default), stored in the recovery slot.
+    let create = [
         "keystore",
         "create",
         "--keystore",
@@ -584,9 +585,15 @@ fn a_generated_key_gets_its_certificate_from_the_ca() {
         "--recovery-out",
         "recovery.txt",
     ];
-    create.extend_from_slice(&CHEAP_KDF);
     let out = mss(d, &[], &create);
     expect(&out, 0, "create --generate");
+    let kdf: String = rusqlite::Connection::open(d.join("store.mss"))
+        .expect("sqlite")
+        .query_row("SELECT kdf FROM slots WHERE kind = 'recovery'", [], |r| {
+            r.get(0)
+        })
+        .expect("kdf");
+    assert_eq!(kdf, r#"{"memory_kib":65536,"passes":3,"lanes":1}"#);
     // Before the certificate: nothing to open with.
     send(d, "conf.crt", "<early@test>", "early.eml");
     expect(
