@@ -610,16 +610,27 @@ impl KeyStore {
                 return Err(e);
             }
         };
-        // Link into place: fails if someone created `path` meanwhile (never clobbered).
-        let linked = std::fs::hard_link(&tmp, path);
-        let _ = std::fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(KeystoreError::AlreadyExists(path.display().to_string()));
+        // Readable and writable by its owner only (a team share can widen it on purpose).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Err(e) = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
             }
-            Err(e) => return Err(e.into()),
         }
+        // Link into place: fails if someone created `path` meanwhile (never clobbered).
+        let linked = match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(KeystoreError::AlreadyExists(path.display().to_string()))
+            }
+            // A file system without hard links (some network shares): rename, after
+            // checking again that nothing is there.
+            Err(_) if !path.exists() => std::fs::rename(&tmp, path).map_err(Into::into),
+            other => other.map_err(Into::into),
+        };
+        let _ = std::fs::remove_file(&tmp);
+        linked?;
         let store = KeyStore::open(path)?;
         Ok((
             store,

@@ -155,7 +155,13 @@ fn create_then_the_holder_opens_and_every_use_is_audited() {
         store.unlock(&p.other),
         Err(KeystoreError::NoAccess(_))
     ));
-    // The file does not hold the key in clear.
+    // The file is its owner's only, and does not hold the key in clear.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
     let raw = std::fs::read(&path).expect("read");
     let pem = p.conf.to_pem().expect("pem");
     let key_line = pem.lines().nth(1).expect("a key line");
