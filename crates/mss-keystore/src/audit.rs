@@ -33,6 +33,8 @@ pub enum AuditEvent {
     RecoveryUnlock,
     /// The confidentiality key opened a message in degraded mode.
     RecoveryUse,
+    /// A wrong recovery secret was tried.
+    RecoveryFailed,
     /// The holder rolled the confidentiality key and the key-encryption key.
     Rekey,
     /// The certificate of a generated key was installed.
@@ -51,6 +53,7 @@ impl AuditEvent {
             AuditEvent::Use => "use",
             AuditEvent::RecoveryUnlock => "recovery-unlock",
             AuditEvent::RecoveryUse => "recovery-use",
+            AuditEvent::RecoveryFailed => "recovery-failed",
             AuditEvent::Rekey => "rekey",
             AuditEvent::InstallCertificate => "install-certificate",
         }

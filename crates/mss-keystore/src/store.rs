@@ -899,12 +899,28 @@ impl KeyStore {
             .map_err(|_| KeystoreError::Tampered("recovery slot parameters".into()))?;
         let salt = slot.salt.clone().unwrap_or_default();
         let wrapping = params.derive(secret, &salt)?;
-        let plain = crypto::open(
+        let Some(plain) = crypto::open(
             &wrapping,
             &recovery_aad(&self.store_id, &kdf_json, &salt),
             &slot.wrapped,
-        )
-        .ok_or(KeystoreError::WrongRecoverySecret)?;
+        ) else {
+            // Failed attempts are part of the trail (someone trying secrets).
+            let now = self.now();
+            let tx = self.conn.transaction()?;
+            audit::append(
+                &tx,
+                now,
+                &NewEntry {
+                    event: AuditEvent::RecoveryFailed,
+                    actor: RECOVERY_ACTOR,
+                    slot: Some(slot.id),
+                    message_id: None,
+                    detail: "a wrong recovery secret was tried".into(),
+                },
+            )?;
+            tx.commit()?;
+            return Err(KeystoreError::WrongRecoverySecret);
+        };
         let kek = crypto::secret_from(&plain).ok_or(KeystoreError::WrongRecoverySecret)?;
         if !self.check_kek(&kek) {
             return Err(KeystoreError::Tampered(

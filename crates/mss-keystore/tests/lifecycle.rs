@@ -190,6 +190,15 @@ fn degraded_mode_opens_with_the_recovery_secret_only() {
         store.unlock_with_recovery(&wrong),
         Err(KeystoreError::WrongRecoverySecret)
     ));
+    assert_eq!(
+        events(&store),
+        [
+            "create",
+            "recovery-unlock",
+            "recovery-use",
+            "recovery-failed"
+        ]
+    );
     // A typo is told apart from a wrong secret.
     let mut t: Vec<char> = secret.expose().chars().collect();
     t[0] = if t[0] == 'A' { 'B' } else { 'A' };
