@@ -19,6 +19,9 @@ pub const CANNOT_DECRYPT: u8 = 12;
 pub const MALFORMED: u8 = 13;
 /// The algorithm policy refused the operation (see --allow-legacy).
 pub const POLICY: u8 = 14;
+/// `sign --keystore`: the key store cannot sign (degraded mode, or no --identity):
+/// signing needs the card.
+pub const SIGNING_NEEDS_CARD: u8 = 16;
 
 /// The exit code `open` gives for a report.
 pub fn for_report(r: &Report) -> u8 {

@@ -7,6 +7,7 @@
 mod demo;
 mod exit;
 mod trust;
+mod keystore;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,11 @@ enum Command {
     Open(OpenArgs),
     /// Show the whole journey with throwaway identities.
     Demo(DemoArgs),
+    /// The key store: the confidentiality key on the workstation, unlocked by the card.
+    Keystore(keystore::KeystoreArgs),
+    /// Delegate the key store's confidentiality key to a colleague (grant, accept,
+    /// revoke, list).
+    Delegate(keystore::DelegateArgs),
 }
 
 #[derive(Args)]
@@ -74,8 +80,15 @@ struct PinArgs {
 struct SignArgs {
     /// The signer's identity: a PKCS#12 or PEM file, or a card as a `pkcs11:` URI
     /// (e.g. `pkcs11:token=CPS` with --module).
-    #[arg(long, value_name = "ID")]
-    identity: String,
+    #[arg(long, value_name = "ID", required_unless_present = "keystore")]
+    identity: Option<String>,
+    /// A key store: it cannot sign (it holds the confidentiality key only); with
+    /// --recovery-env or without --identity, `sign` refuses (exit 16).
+    #[arg(long, value_name = "FILE")]
+    keystore: Option<PathBuf>,
+    /// The degraded mode's recovery secret variable: signing needs the card (exit 16).
+    #[arg(long = "recovery-env", value_name = "VAR", requires = "keystore")]
+    recovery_env: Option<String>,
     /// Opaque signature (application/pkcs7-mime) instead of multipart/signed.
     #[arg(long)]
     opaque: bool,
@@ -152,6 +165,15 @@ struct OpenArgs {
     /// algorithms are still reported as `weak-algorithm` warnings.
     #[arg(long)]
     allow_legacy: bool,
+    /// Decrypt with the confidentiality key of this key store, unlocked by the first
+    /// --identity (holder or active delegate) or by --recovery-env; each use is
+    /// recorded in the store's audit log with the message's Message-ID.
+    #[arg(long, value_name = "FILE")]
+    keystore: Option<PathBuf>,
+    /// Degraded mode (no card): unlock --keystore with the recovery secret read from
+    /// this environment variable. Signatures are still verified.
+    #[arg(long = "recovery-env", value_name = "VAR", requires = "keystore")]
+    recovery_env: Option<String>,
     #[command(flatten)]
     trust_opts: trust::TrustArgs,
     #[command(flatten)]
@@ -415,9 +437,18 @@ fn parse_digest(s: &str) -> Result<DigestAlgorithm, Failure> {
 }
 
 fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
+    keystore::check_sign(
+        a.keystore.as_deref(),
+        a.recovery_env.as_deref(),
+        a.identity.as_deref(),
+    )?;
+    let spec = a
+        .identity
+        .as_deref()
+        .ok_or_else(|| Failure::new(exit::USAGE, "--identity ID is required"))?;
     let input = read_input(&a.io.input)?;
     let digest = parse_digest(&a.digest)?;
-    let id = load_identity(&a.identity, &a.pin)?;
+    let id = load_identity(spec, &a.pin)?;
     let opts = mss::SignOptions {
         opaque: a.opaque,
         digest,
@@ -513,7 +544,19 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
     for p in &a.certs {
         extra.extend(load_certs(p)?);
     }
+    let session = match &a.keystore {
+        Some(p) => Some(keystore::open_session(
+            p,
+            ids.first().map(|b| b.as_ref()),
+            a.recovery_env.as_deref(),
+        )?),
+        None => None,
+    };
     let mut keys = Vec::with_capacity(ids.len());
+    if let Some(s) = &session {
+        s.set_message_id(keystore::message_id(&input).as_deref());
+        keys.extend(s.decryption_keys());
+    }
     for id in &ids {
         keys.push(id.decryption_key().map_err(card_failure)?);
     }
@@ -567,6 +610,8 @@ fn main() -> ExitCode {
         Command::Encrypt(a) => encrypt_cmd(a).map(|_| exit::OK),
         Command::Open(a) => open_cmd(a),
         Command::Demo(a) => demo::run(a.dir.as_deref()).map(|_| exit::OK),
+        Command::Keystore(a) => keystore::run_keystore(a).map(|_| exit::OK),
+        Command::Delegate(a) => keystore::run_delegate(a).map(|_| exit::OK),
     };
     match result {
         Ok(code) => ExitCode::from(code),

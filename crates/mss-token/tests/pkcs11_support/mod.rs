@@ -25,6 +25,9 @@ pub const SO_PIN: &str = "12345678";
 pub const TOKEN: &str = "CPS3 TEST";
 /// A token with a single AUT key whose certificate allows keyEncipherment only.
 pub const USAGE_TOKEN: &str = "CPS3 USAGE";
+/// A second CPS-like card, of another person (a delegate, a colleague): SIG and AUT
+/// key pairs (`sig2.pem`, `aut2.pem`) from the same test CA.
+pub const DELEGATE_TOKEN: &str = "CPS3 DELEGATE";
 
 const INSTALL_HINT: &str = "the PKCS#11 tests need SoftHSM2, OpenSC and OpenSSL: \
                             apt-get install -y softhsm2 opensc openssl \
@@ -194,7 +197,7 @@ fn clean_stale(base: &Path) {
 }
 
 /// Issue a CPS-like end-entity certificate from the test CA, with `key_usage`.
-fn issue(dir: &Path, name: &str, subject: &str, key_usage: &str) {
+fn issue(dir: &Path, name: &str, subject: &str, key_usage: &str, email: &str) {
     let key = format!("{name}.key");
     let csr = format!("{name}.csr");
     let pem = format!("{name}.pem");
@@ -223,7 +226,7 @@ fn issue(dir: &Path, name: &str, subject: &str, key_usage: &str) {
         format!(
             "basicConstraints=CA:FALSE\nkeyUsage=critical,{key_usage}\n\
              extendedKeyUsage=emailProtection,clientAuth\n\
-             subjectAltName=email:jean.dupont@test.mssante.invalid\n\
+             subjectAltName=email:{email}\n\
              subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
         ),
     )
@@ -320,7 +323,7 @@ fn build() -> Fixture {
         ),
     )
     .expect("write softhsm2.conf");
-    for label in [TOKEN, USAGE_TOKEN] {
+    for label in [TOKEN, USAGE_TOKEN, DELEGATE_TOKEN] {
         tool(
             "softhsm2-util",
             &fx.conf(),
@@ -363,9 +366,39 @@ fn build() -> Fixture {
         &["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"],
     );
     let subject = "/CN=810001234567+SN=DUPONT+GN=JEAN/title=Médecin/O=TEST/C=FR";
-    issue(&fx.dir, "sig", subject, "digitalSignature,nonRepudiation");
-    issue(&fx.dir, "aut", subject, "digitalSignature,keyEncipherment");
-    issue(&fx.dir, "encr", subject, "keyEncipherment");
+    let email = "jean.dupont@test.mssante.invalid";
+    issue(
+        &fx.dir,
+        "sig",
+        subject,
+        "digitalSignature,nonRepudiation",
+        email,
+    );
+    issue(
+        &fx.dir,
+        "aut",
+        subject,
+        "digitalSignature,keyEncipherment",
+        email,
+    );
+    issue(&fx.dir, "encr", subject, "keyEncipherment", email);
+    // The delegate's card: another person (distinct serials: see `serial`).
+    let subject2 = "/CN=810009876543+SN=MARTIN+GN=CLAIRE/title=Médecin/O=TEST/C=FR";
+    let email2 = "claire.martin@test.mssante.invalid";
+    issue(
+        &fx.dir,
+        "sig2",
+        subject2,
+        "digitalSignature,nonRepudiation",
+        email2,
+    );
+    issue(
+        &fx.dir,
+        "aut2",
+        subject2,
+        "digitalSignature,keyEncipherment",
+        email2,
+    );
     import(
         &fx,
         TOKEN,
@@ -413,6 +446,22 @@ fn build() -> Fixture {
         "01",
         "CPS_PRIV_AUT",
         "Certificat d'Authentification CPS",
+    );
+    import(
+        &fx,
+        DELEGATE_TOKEN,
+        "aut2",
+        "01",
+        "CPS_PRIV_AUT",
+        "Certificat d'Authentification CPS",
+    );
+    import(
+        &fx,
+        DELEGATE_TOKEN,
+        "sig2",
+        "02",
+        "CPS_PRIV_SIG",
+        "Certificat de Signature CPS",
     );
     fx
 }
