@@ -17,9 +17,7 @@ use mss_cms::mime::{self, Headers};
 use mss_cms::receipt::{ReceiptRequest, ReceiptsFrom};
 
 use crate::Error;
-use crate::send::{
-    EncryptOptions, SignOptions, envelope, recipients_with_sender, sign_entity,
-};
+use crate::send::{EncryptOptions, SignOptions, envelope, recipients_with_sender, sign_entity};
 
 /// When to protect the header fields (RFC 9788).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,10 +63,13 @@ pub struct MessageOptions {
 }
 
 fn general_names(addr: &str) -> Result<Vec<GeneralName>, Error> {
-    let ia5 = Ia5String::new(addr).map_err(|_| {
-        Error::InvalidRequest(format!("{addr:?} is not an ASCII e-mail address"))
-    })?;
-    if !addr.contains('@') || addr.chars().any(|c| c.is_whitespace() || c == '<' || c == '>') {
+    let ia5 = Ia5String::new(addr)
+        .map_err(|_| Error::InvalidRequest(format!("{addr:?} is not an ASCII e-mail address")))?;
+    if !addr.contains('@')
+        || addr
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>')
+    {
         return Err(Error::InvalidRequest(format!(
             "{addr:?} is not an e-mail address"
         )));

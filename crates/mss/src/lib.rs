@@ -36,15 +36,15 @@ pub use compose::{
 };
 pub use error::Error;
 pub use mdn::{
-    DispositionFields, DispositionType, Mdn, MdnOptions, MdnStatus, MdnVerification,
-    OriginalPart, build_mdn_draft, create_mdn, verify_mdn,
+    DispositionFields, DispositionType, Mdn, MdnOptions, MdnStatus, MdnVerification, OriginalPart,
+    build_mdn_draft, create_mdn, verify_mdn,
 };
+pub use open::{OpenOptions, Opened, open};
 pub use protected::{HeaderDifference, HeaderValue, ProtectedHeaders};
 pub use receipt::{
     ReceiptRequestReport, ReceiptStatus, ReceiptVerification, SignedReceipt, create_receipt,
     verify_receipt,
 };
-pub use open::{OpenOptions, Opened, open};
 pub use report::{
     CpsSigner, Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus,
     SignerInfo, reply_level,

@@ -24,11 +24,11 @@ use x509_cert::Certificate;
 use mss_algs::keys::SigningKey;
 use mss_cms::mime::{self, Headers};
 
+use crate::Error;
 use crate::compose::{MessageOptions, sign_and_encrypt_message, sign_message};
 use crate::open::{OpenOptions, certificate_email, mailbox_addresses, open};
 use crate::report::{Report, SignatureStatus};
 use crate::send::EncryptOptions;
-use crate::Error;
 
 /// Note, in the report, the `Disposition-Notification-To` of the clear message.
 pub(crate) fn note_request(message: &[u8], report: &mut Report) {
@@ -188,7 +188,10 @@ pub fn build_mdn_draft(
     let (ohb, _) = mime::split_header_body(original);
     let oh = Headers::parse(ohb)?;
     let boundary = format!("=_mss_mdn_{}", random_hex(12)?);
-    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("mss.invalid");
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("mss.invalid");
     let mut h = Headers::default();
     h.set("From", from);
     h.set("To", to);
@@ -250,7 +253,9 @@ pub fn build_mdn_draft(
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
     out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n\r\n");
-    let text = human_text.map(|t| format!("{t}\r\n")).unwrap_or(default_text);
+    let text = human_text
+        .map(|t| format!("{t}\r\n"))
+        .unwrap_or(default_text);
     out.extend_from_slice(&mime::canonicalize(text.as_bytes()));
     out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
     out.extend_from_slice(b"Content-Type: message/disposition-notification\r\n\r\n");
@@ -296,9 +301,8 @@ pub fn create_mdn(
         Err(e @ (Error::NotARecipient { .. } | Error::DecryptionFailed | Error::Key(_))) => {
             let (hb, _) = mime::split_header_body(original);
             let mut h = Headers::parse(hb)?;
-            h.fields.retain(|f| {
-                !f.name.to_ascii_lowercase().starts_with("content-")
-            });
+            h.fields
+                .retain(|f| !f.name.to_ascii_lowercase().starts_with("content-"));
             let mut m = h.to_bytes();
             m.extend_from_slice(b"\r\n");
             let mut report = Report::default();
@@ -502,11 +506,7 @@ fn notification_part(message: &[u8]) -> Result<Headers, Error> {
 /// Verify a received disposition notification and match it to `sent`, the message it
 /// should be about (the sender's copy; `opts` must decrypt it when it is encrypted, and
 /// carries the trust anchors for the MDN's signer).
-pub fn verify_mdn(
-    mdn: &[u8],
-    sent: &[u8],
-    opts: &OpenOptions,
-) -> Result<MdnVerification, Error> {
+pub fn verify_mdn(mdn: &[u8], sent: &[u8], opts: &OpenOptions) -> Result<MdnVerification, Error> {
     let opened = open(mdn, opts)?;
     let fields = notification_part(&opened.message)?;
     let final_recipient = fields
@@ -538,7 +538,9 @@ pub fn verify_mdn(
         status: MdnStatus::Valid,
         detail: None,
         reporting_ua: fields.get("Reporting-UA"),
-        original_recipient: fields.get("Original-Recipient").map(|r| strip_addr_type(&r)),
+        original_recipient: fields
+            .get("Original-Recipient")
+            .map(|r| strip_addr_type(&r)),
         final_recipient: final_recipient.clone(),
         original_message_id: original_message_id.clone(),
         sent_message_id: sent_message_id.clone(),
@@ -559,7 +561,10 @@ pub fn verify_mdn(
             Some("Original-Message-ID does not name the sent message".to_string()),
         )
     } else if r.signatures.is_empty() {
-        (MdnStatus::Unsigned, Some("the notification is not signed".into()))
+        (
+            MdnStatus::Unsigned,
+            Some("the notification is not signed".into()),
+        )
     } else if r
         .signatures
         .iter()

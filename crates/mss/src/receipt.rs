@@ -28,10 +28,10 @@ use mss_cms::mime::{self, Headers};
 use mss_cms::receipt::{self as ess, ID_CT_RECEIPT, Receipt, ReceiptRequest, ReceiptsFrom};
 use mss_cms::signed::{self, ParsedSignedData, SignParams, SignerSpec};
 
+use crate::Error;
 use crate::open::{OpenOptions, certificate_email, open};
 use crate::report::{Report, SignatureReport, SignatureStatus};
 use crate::send::SignOptions;
-use crate::Error;
 
 /// A signer as it stood in an opened message (kept for receipts).
 #[derive(Debug, Clone)]
@@ -174,7 +174,11 @@ pub fn create_receipt(
     opts: &SignOptions,
 ) -> Result<SignedReceipt, Error> {
     let opened = open(original, open_opts)?;
-    if opened.evidence.iter().any(|e| e.content_type == ID_CT_RECEIPT) {
+    if opened
+        .evidence
+        .iter()
+        .any(|e| e.content_type == ID_CT_RECEIPT)
+    {
         return Err(Error::InvalidRequest(
             "the message is itself a signed receipt: receipts are never acknowledged".into(),
         ));
@@ -219,9 +223,10 @@ pub fn create_receipt(
     let digest = ev.digest.ok_or_else(|| {
         Error::Unsupported("the original signer's digest algorithm is unknown".into())
     })?;
-    let attrs_der = ev.signed_attrs_der.as_deref().ok_or_else(|| {
-        Error::Malformed("the requesting signer has no signed attributes".into())
-    })?;
+    let attrs_der = ev
+        .signed_attrs_der
+        .as_deref()
+        .ok_or_else(|| Error::Malformed("the requesting signer has no signed attributes".into()))?;
     let receipt = Receipt {
         version: 1,
         content_type: ev.content_type,
@@ -342,8 +347,8 @@ pub fn verify_receipt(
         .content
         .as_deref()
         .ok_or_else(|| Error::Malformed("the signed receipt has no content".into()))?;
-    let parsed = Receipt::from_der(content)
-        .map_err(|e| Error::Malformed(format!("Receipt: {e}")))?;
+    let parsed =
+        Receipt::from_der(content).map_err(|e| Error::Malformed(format!("Receipt: {e}")))?;
     if parsed.version != 1 {
         return Err(Error::Unsupported(format!(
             "Receipt version {}",

@@ -127,7 +127,8 @@ pub(crate) fn sign_entity(
         detached: !opts.opaque,
         signing_time: None,
     };
-    let cms = signed::sign_with_attributes(inner, oid::ID_DATA, &[spec], &params, extra, opts.policy)?;
+    let cms =
+        signed::sign_with_attributes(inner, oid::ID_DATA, &[spec], &params, extra, opts.policy)?;
     Ok(if opts.opaque {
         mime::build_pkcs7_mime(outer, "signed-data", &cms)
     } else {

@@ -78,8 +78,14 @@ fn encrypted_messages_hide_the_subject_and_open_with_it() {
     .unwrap();
     let outer = headers_of(&sent);
     assert!(outer.contains("Subject: [...]"), "{outer}");
-    assert!(!text(&sent).contains("DUPONT"), "the patient's name is not in clear");
-    assert!(!outer.contains("Keywords"), "hcp_baseline drops Keywords: {outer}");
+    assert!(
+        !text(&sent).contains("DUPONT"),
+        "the patient's name is not in clear"
+    );
+    assert!(
+        !outer.contains("Keywords"),
+        "hcp_baseline drops Keywords: {outer}"
+    );
     assert!(outer.contains("Message-ID: <hp-1@example.test>"), "{outer}");
 
     let opened = open_as(&sent, Some(&p.bob), vec![p.ca.certificate().clone()]);

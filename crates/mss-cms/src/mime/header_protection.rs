@@ -446,7 +446,10 @@ Subject: DUPONT Jean 01/02/1960\r\nKeywords: cr\r\nMessage-ID: <1@example.test>\
     fn unmarked_payloads_and_bad_markings() {
         assert_eq!(recover(INNER).unwrap(), None);
         assert!(recover(b"Content-Type: text/plain; hp=\"other\"\r\n\r\nx").is_err());
-        assert!(recover(b"Content-Type: text/plain; hp=\"cipher\"\r\nHP-Outer: nocolon\r\n\r\nx").is_err());
+        assert!(
+            recover(b"Content-Type: text/plain; hp=\"cipher\"\r\nHP-Outer: nocolon\r\n\r\nx")
+                .is_err()
+        );
         let legacy = b"Content-Type: text/plain; protected-headers=\"v1\"\r\nSubject: s\r\n\r\nx";
         let p = recover(legacy).unwrap().unwrap();
         assert_eq!(p.scheme, HpScheme::LegacyV1);
