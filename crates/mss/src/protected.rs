@@ -74,6 +74,11 @@ pub(crate) fn after_open(outer: Option<&Headers>, entity: Vec<u8>, report: &mut 
     if report.layers.is_empty() {
         return entity;
     }
+    let (hb, _) = mss_cms::mime::split_header_body(&entity);
+    if Headers::parse(hb).is_err() {
+        // Not a MIME entity: nothing to recover (the opener says so already).
+        return entity;
+    }
     let p = match header_protection::recover(&entity) {
         Ok(Some(p)) => p,
         Ok(None) => return entity,

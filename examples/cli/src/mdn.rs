@@ -173,10 +173,7 @@ fn verify(a: MdnVerifyArgs) -> Result<u8, Failure> {
     }
     #[allow(clippy::needless_update)]
     let opts = mss::OpenOptions {
-        keys: ids
-            .iter()
-            .filter_map(|i| i.decryption_key().ok())
-            .collect(),
+        keys: ids.iter().filter_map(|i| i.decryption_key().ok()).collect(),
         trust_anchors: anchors,
         extra_certs: extra,
         policy: policy(a.allow_legacy),
@@ -209,8 +206,6 @@ fn verify(a: MdnVerifyArgs) -> Result<u8, Failure> {
     Ok(match v.status {
         MdnStatus::Valid => exit::OK,
         MdnStatus::Untrusted => exit::UNTRUSTED_SIGNER,
-        MdnStatus::Invalid | MdnStatus::Unsigned | MdnStatus::Unrelated => {
-            exit::INVALID_SIGNATURE
-        }
+        MdnStatus::Invalid | MdnStatus::Unsigned | MdnStatus::Unrelated => exit::INVALID_SIGNATURE,
     })
 }

@@ -24,7 +24,11 @@ pub struct RequestReceiptArgs {
     #[arg(long = "receipt-to", value_name = "ADDR", requires = "request_receipt")]
     pub receipt_to: Vec<String>,
     /// Only these recipients should answer (repeatable; default: every recipient).
-    #[arg(long = "receipt-from", value_name = "ADDR", requires = "request_receipt")]
+    #[arg(
+        long = "receipt-from",
+        value_name = "ADDR",
+        requires = "request_receipt"
+    )]
     pub receipt_from: Vec<String>,
     /// Only first-tier recipients should answer (not mailing-list members).
     #[arg(
@@ -98,7 +102,14 @@ impl OpenWith {
     /// The identity, the trust anchors and the extra certificates.
     pub fn load(
         &self,
-    ) -> Result<(Box<dyn Identity>, Vec<mss::Certificate>, Vec<mss::Certificate>), Failure> {
+    ) -> Result<
+        (
+            Box<dyn Identity>,
+            Vec<mss::Certificate>,
+            Vec<mss::Certificate>,
+        ),
+        Failure,
+    > {
         let id = load_identity(&self.identity, &self.pin)?;
         let mut anchors = Vec::new();
         for p in &self.trust {
@@ -203,10 +214,7 @@ fn create(a: ReceiptCreateArgs) -> Result<(), Failure> {
     let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy);
     let signer = id.signing_key().map_err(card_failure)?;
     let receipt = mss::create_receipt(&input, &opts, signer, &sign)?;
-    eprintln!(
-        "mss: signed receipt for {}",
-        receipt.receipts_to.join(", ")
-    );
+    eprintln!("mss: signed receipt for {}", receipt.receipts_to.join(", "));
     write_output(&a.io.output, &receipt.message)
 }
 
@@ -236,10 +244,7 @@ fn verify(a: ReceiptVerifyArgs) -> Result<u8, Failure> {
     }
     #[allow(clippy::needless_update)]
     let opts = mss::OpenOptions {
-        keys: ids
-            .iter()
-            .filter_map(|i| i.decryption_key().ok())
-            .collect(),
+        keys: ids.iter().filter_map(|i| i.decryption_key().ok()).collect(),
         trust_anchors: anchors,
         extra_certs: extra,
         policy: policy(a.allow_legacy),
