@@ -83,7 +83,7 @@ fn openssl_requests_a_receipt_mss_answers_and_openssl_verifies_it() {
         let rr = &opened.report.receipt_requests;
         assert_eq!(rr.len(), 1, "{:#}", opened.report.to_json());
         assert_eq!(rr[0].receipts_from, "all");
-        assert_eq!(rr[0].receipts_to, [w.pki.alice.email.clone()]);
+        assert_eq!(rr[0].receipts_to, std::slice::from_ref(&w.pki.alice.email));
 
         let receipt =
             mss::create_receipt(&original, &opts(&w, None), &bob, &SignOptions::default())

@@ -75,6 +75,13 @@ pub fn message_options(hp: &ProtectArgs, rr: &RequestReceiptArgs) -> MessageOpti
     }
 }
 
+/// An identity, trust anchors and extra certificates, as loaded from the flags.
+pub type Loaded = (
+    Box<dyn Identity>,
+    Vec<mss::Certificate>,
+    Vec<mss::Certificate>,
+);
+
 /// What `mss receipt` and `mss mdn` need to open a message.
 #[derive(Args)]
 pub struct OpenWith {
@@ -100,16 +107,7 @@ pub struct OpenWith {
 
 impl OpenWith {
     /// The identity, the trust anchors and the extra certificates.
-    pub fn load(
-        &self,
-    ) -> Result<
-        (
-            Box<dyn Identity>,
-            Vec<mss::Certificate>,
-            Vec<mss::Certificate>,
-        ),
-        Failure,
-    > {
+    pub fn load(&self) -> Result<Loaded, Failure> {
         let id = load_identity(&self.identity, &self.pin)?;
         let mut anchors = Vec::new();
         for p in &self.trust {
