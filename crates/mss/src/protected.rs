@@ -128,5 +128,5 @@ pub(crate) fn after_open(outer: Option<&Headers>, entity: Vec<u8>, report: &mut 
         differences,
         legacy_display: p.legacy_display,
     });
-    header_protection::strip_hp_outer(&entity)
+    header_protection::unmark(&entity)
 }

@@ -96,6 +96,26 @@ fn hcp_baseline(name: &str, value: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// A Content-Type value without its `hp` parameter; `None` when it has none. The
+/// marking mss appends (`;` CRLF SP `hp="…"`) is cut off, leaving the rest byte for
+/// byte; another placement makes the value rewritten from its parsed form.
+fn without_hp(value: &[u8]) -> Option<Vec<u8>> {
+    let ct = ContentType::parse(&unfold(value)).ok()?;
+    let hp = ct.param("hp")?;
+    let suffix = format!(";\r\n hp=\"{hp}\"");
+    if let Some(rest) = value.strip_suffix(suffix.as_bytes())
+        && ContentType::parse(&unfold(rest)).is_ok_and(|c| c.param("hp").is_none())
+    {
+        return Some(rest.to_vec());
+    }
+    let mut v = format!(" {}", ct.essence());
+    for (n, pv) in ct.params.iter().filter(|(n, _)| n != "hp") {
+        let escaped = pv.replace('\\', "\\\\").replace('"', "\\\"");
+        v.push_str(&format!(";\r\n {n}=\"{escaped}\""));
+    }
+    Some(v.into_bytes())
+}
+
 /// Add `; hp="<mode>"` to the Content-Type field of `headers` (creating
 /// `text/plain; charset=utf-8` when absent) and drop any earlier `hp` marking.
 fn mark_content_type(headers: &mut Headers, hp: &str) {
@@ -113,18 +133,7 @@ fn mark_content_type(headers: &mut Headers, hp: &str) {
         );
         return;
     };
-    let mut value = field.value.clone();
-    if let Ok(ct) = ContentType::parse(&unfold(&value))
-        && ct.param("hp").is_some()
-    {
-        // Rewrite without the earlier marking.
-        let mut v = format!(" {}", ct.essence());
-        for (n, pv) in ct.params.iter().filter(|(n, _)| n != "hp") {
-            let escaped = pv.replace('\\', "\\\\").replace('"', "\\\"");
-            v.push_str(&format!(";\r\n {n}=\"{escaped}\""));
-        }
-        value = v.into_bytes();
-    }
+    let mut value = without_hp(&field.value).unwrap_or_else(|| field.value.clone());
     while value
         .last()
         .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b';'))
@@ -295,20 +304,34 @@ fn has_legacy_display(ct: &ContentType, body: &[u8]) -> bool {
     })
 }
 
-/// The payload without its `HP-Outer` fields (they describe the transport, not the
-/// message, and must not reach the reader as header fields).
-pub fn strip_hp_outer(inner_entity: &[u8]) -> Vec<u8> {
+/// The payload as a reader sees it once its protected headers are recovered: without
+/// its `HP-Outer` fields (they describe the transport, not the message) and without
+/// the `hp` Content-Type parameter, so that the entity reads as the sender wrote it.
+/// A payload whose header section does not parse is returned unchanged.
+pub fn unmark(inner_entity: &[u8]) -> Vec<u8> {
     let (hb, body) = split_header_body(inner_entity);
-    match Headers::parse(hb) {
-        Ok(mut h) if h.get_raw("hp-outer").is_some() => {
-            h.remove("hp-outer");
-            let mut out = h.to_bytes();
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(body);
-            out
-        }
-        _ => inner_entity.to_vec(),
+    let Ok(mut h) = Headers::parse(hb) else {
+        return inner_entity.to_vec();
+    };
+    let had_records = h.get_raw("hp-outer").is_some();
+    h.remove("hp-outer");
+    let mut unmarked = false;
+    if let Some(f) = h
+        .fields
+        .iter_mut()
+        .find(|f| f.name.eq_ignore_ascii_case("content-type"))
+        && let Some(v) = without_hp(&f.value)
+    {
+        f.value = v;
+        unmarked = true;
     }
+    if !had_records && !unmarked {
+        return inner_entity.to_vec();
+    }
+    let mut out = h.to_bytes();
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
 }
 
 /// One field whose outer value differs from its protected value.
@@ -409,8 +432,13 @@ Subject: DUPONT Jean 01/02/1960\r\nKeywords: cr\r\nMessage-ID: <1@example.test>\
         assert_eq!(names, ["Subject", "Keywords"]);
         assert!(String::from_utf8_lossy(&entity).contains("hp=\"cipher\""));
         assert!(String::from_utf8_lossy(&entity).ends_with("\r\n\r\nBonjour.\r\n"));
-        let stripped = strip_hp_outer(&entity);
-        assert!(!String::from_utf8_lossy(&stripped).contains("HP-Outer"));
+        let stripped = unmark(&entity);
+        let text = String::from_utf8_lossy(&stripped);
+        assert!(!text.contains("HP-Outer"), "{text}");
+        assert!(
+            text.contains("Content-Type: text/plain; charset=utf-8\r\n"),
+            "the sender's Content-Type, byte for byte: {text}"
+        );
     }
 
     #[test]
