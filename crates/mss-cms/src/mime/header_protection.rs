@@ -186,13 +186,12 @@ pub fn protect(
         .cloned()
         .collect();
     if mode == HpMode::Cipher {
+        let mut records = Headers::default();
         for f in new_outer.fields.iter().filter(|f| !is_structural(&f.name)) {
-            let unfolded = unfold(&f.value);
-            protected.push(HeaderField {
-                name: "HP-Outer".into(),
-                value: format!(" {}: {}", f.name, unfolded).into_bytes(),
-            });
+            // Folded at spaces like any field (a long To list stays under 998 columns).
+            records.append("HP-Outer", &format!("{}: {}", f.name, unfold(&f.value)));
         }
+        protected.extend(records.fields);
     }
     // Protected fields first, as a mail reader expects the message header there.
     protected.extend(inner.fields);
@@ -483,6 +482,55 @@ Subject: DUPONT Jean 01/02/1960\r\nKeywords: cr\r\nMessage-ID: <1@example.test>\
         assert_eq!(p.scheme, HpScheme::LegacyV1);
         assert_eq!(p.headers.get("Subject").as_deref(), Some("s"));
         assert!(!p.legacy_display);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 48,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Any Subject (ASCII or not, RFC 2047-encoded when needed) survives
+        /// protection, and the records describe the outer section exactly.
+        #[test]
+        fn any_subject_round_trips(subject in "[ -~éàçÉ€患者]{0,120}", cipher in proptest::bool::ANY) {
+            let mut outer = Headers::default();
+            outer.set("From", "alice@example.test");
+            outer.set_text("Subject", &subject);
+            let mode = if cipher { HpMode::Cipher } else { HpMode::Clear };
+            let (new_outer, entity) = protect(&outer, INNER, mode).unwrap();
+            let p = recover(&entity).unwrap().unwrap();
+            proptest::prop_assert_eq!(p.headers.get("Subject"), outer.get("Subject"));
+            match p.hp_outer {
+                Some(rec) => proptest::prop_assert!(compare(&new_outer, &rec).is_empty()),
+                None => proptest::prop_assert!(!cipher),
+            }
+            let shown = unmark(&entity);
+            proptest::prop_assert!(shown.ends_with(b"\r\n\r\nBonjour.\r\n"));
+        }
+
+        /// Hostile payloads: an error or an answer, never a panic.
+        #[test]
+        fn arbitrary_payloads_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let mut entity = b"Content-Type: text/plain; hp=cipher\r\nHP-Outer: ".to_vec();
+            entity.extend_from_slice(&data);
+            let _ = recover(&entity);
+            let _ = recover(&data);
+            let _ = unmark(&entity);
+        }
+    }
+
+    #[test]
+    fn a_long_recipient_list_is_recorded_on_folded_lines() {
+        let to: Vec<String> = (0..80).map(|i| format!("dr{i}@hopital.example")).collect();
+        let mut outer = outer();
+        outer.set("To", &to.join(", "));
+        let (new_outer, entity) = protect(&outer, INNER, HpMode::Cipher).unwrap();
+        assert!(entity.split(|b| *b == b'\n').all(|l| l.len() <= 999));
+        let rec = recover(&entity).unwrap().unwrap().hp_outer.unwrap();
+        assert!(compare(&new_outer, &rec).is_empty());
+        assert_eq!(rec.get("To"), outer.get("To"));
     }
 
     #[test]
