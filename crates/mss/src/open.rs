@@ -253,21 +253,17 @@ impl Ctx<'_, '_> {
     ) {
         let results = signed::verify(sd, detached, &self.opts.extra_certs, self.opts.policy);
         let mut indexes = Vec::new();
-        let mut signers = Vec::new();
         let mut pool = sd.certificates.clone();
         pool.extend(self.opts.extra_certs.iter().cloned());
         for r in results {
             let rep = self.judge(&r, &pool);
-            if !r.countersignature {
-                signers.push((self.report.signatures.len(), rep.status));
-            }
             indexes.push(self.report.signatures.len());
             self.report.signatures.push(rep);
         }
         if sd.signers.is_empty() {
             self.report.warn("signed layer without any signer");
         }
-        crate::receipt::collect(sd, &signers, self.report, &mut self.evidence);
+        crate::receipt::collect(sd, &indexes, self.report, &mut self.evidence);
         self.report.layers.push(Layer {
             kind,
             signatures: indexes,

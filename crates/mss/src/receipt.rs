@@ -101,15 +101,25 @@ fn describe(rr: &ReceiptRequest, signer: usize) -> ReceiptRequestReport {
     }
 }
 
-/// Record the signers of a signed layer (`signers`: report index and verdict of each
-/// top-level signer, in message order).
+/// Record the signers of a signed layer (`indexes`: the layer's entries in
+/// [`Report::signatures`], each signer followed by its countersignatures).
 pub(crate) fn collect(
     sd: &ParsedSignedData,
-    signers: &[(usize, SignatureStatus)],
+    indexes: &[usize],
     report: &mut Report,
     evidence: &mut Vec<SignerEvidence>,
 ) {
-    for (s, (index, _status)) in sd.signers.iter().zip(signers) {
+    let top: Vec<usize> = indexes
+        .iter()
+        .copied()
+        .filter(|i| {
+            report
+                .signatures
+                .get(*i)
+                .is_some_and(|s| !s.countersignature)
+        })
+        .collect();
+    for (s, index) in sd.signers.iter().zip(&top) {
         let Ok(info) = &s.info else { continue };
         let attrs: Vec<Attribute> = info
             .signed_attrs

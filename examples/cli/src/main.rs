@@ -4,10 +4,12 @@
 //! Exit codes are documented in [`exit`] and in the README.
 #![forbid(unsafe_code)]
 
-mod demo;
-mod exit;
+// Issue #11 (acknowledgements, header protection).
 mod mdn;
 mod receipt;
+
+mod demo;
+mod exit;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
