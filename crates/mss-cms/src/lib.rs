@@ -11,7 +11,9 @@
 //!   EncryptedData with key-transport, key-agreement and KEK recipients, decrypted
 //!   through [`DecryptionKey`]s;
 //! - [`digested`]: DigestedData (RFC 5652 §7);
-//! - [`mime`]: MIME canonicalisation, `multipart/signed`, `application/pkcs7-mime`.
+//! - [`mime`]: MIME canonicalisation, `multipart/signed`, `application/pkcs7-mime`,
+//!   header protection (RFC 9788);
+//! - [`receipt`]: ESS signed receipts (RFC 2634): receiptRequest, Receipt, msgSigDigest.
 //!
 //! The RustCrypto `cms` crate provides the ASN.1 types; its builder is not used (no
 //! verification or decryption, no OAEP, AES only), the processing is ours. Keys reach
@@ -29,6 +31,7 @@ pub mod digested;
 pub mod enveloped;
 mod error;
 pub mod mime;
+pub mod receipt;
 pub mod signed;
 
 pub use error::CmsError;

@@ -107,6 +107,21 @@ pub fn sign(
     params: &SignParams,
     policy: &dyn Policy,
 ) -> Result<Vec<u8>, CmsError> {
+    sign_with_attributes(content, oid::ID_DATA, signers, params, &[], policy)
+}
+
+/// Like [`sign`], for content of type `content_type` (e.g. `id-ct-receipt`), with
+/// `extra_attrs` (e.g. an ESS `receiptRequest` or `msgSigDigest`) added to every
+/// signer's signed attributes after the usual ones. An extra attribute of a type mss
+/// already writes is refused (a signer's attribute types must be unique).
+pub fn sign_with_attributes(
+    content: &[u8],
+    content_type: ObjectIdentifier,
+    signers: &[SignerSpec<'_>],
+    params: &SignParams,
+    extra_attrs: &[Attribute],
+    policy: &dyn Policy,
+) -> Result<Vec<u8>, CmsError> {
     if signers.is_empty() {
         return Err(CmsError::Unsupported("no signer given".into()));
     }
@@ -139,12 +154,18 @@ pub fn sign(
         let cert_der = enc(cert)?;
         let content_digest = alg.digest.digest(content);
         let mut attrs: Vec<Attribute> = vec![
-            attributes::content_type(oid::ID_DATA)?,
+            attributes::content_type(content_type)?,
             attributes::signing_time(now)?,
             attributes::message_digest(&content_digest)?,
             attributes::smime_capabilities()?,
             attributes::signing_certificate_v2(&cert_der)?,
         ];
+        attrs.extend(extra_attrs.iter().cloned());
+        if let Some(dup) = attributes::duplicate_type(&attrs) {
+            return Err(CmsError::Unsupported(format!(
+                "signed attribute {dup} given twice"
+            )));
+        }
         let signed_attrs: SetOfVec<Attribute> = SetOfVec::try_from(std::mem::take(&mut attrs))
             .map_err(|e| CmsError::Encoding(e.to_string()))?;
         let to_sign = enc(&signed_attrs)?;
@@ -208,7 +229,7 @@ pub fn sign(
         digest_algorithms: SetOfVec::try_from(digest_algs)
             .map_err(|e| CmsError::Encoding(e.to_string()))?,
         encap_content_info: EncapsulatedContentInfo {
-            econtent_type: oid::ID_DATA,
+            econtent_type: content_type,
             econtent,
         },
         certificates: Some(

@@ -8,7 +8,12 @@
 //! - [`open`]: peel every layer of a received message (any nesting), verify every
 //!   signature and its chain *on every call* (nothing is cached), decrypt, and return the
 //!   clear MIME message with a [`Report`];
-//! - [`reply_level`]: the security level a reply or forward must keep.
+//! - [`reply_level`]: the security level a reply or forward must keep;
+//! - [`sign_message`] / [`encrypt_message`] / [`sign_and_encrypt_message`]: the same with
+//!   [`MessageOptions`]: header protection (RFC 9788, on by default when encrypting) and
+//!   a request for a signed receipt (RFC 2634);
+//! - [`create_receipt`] / [`verify_receipt`]: ESS signed receipts;
+//! - [`create_mdn`] / [`verify_mdn`]: disposition notifications (RFC 8098, MSSanté).
 //!
 //! Keys reach the facade as [`mss_algs::keys::SigningKey`] / [`mss_algs::keys::DecryptionKey`]
 //! trait objects (software identities from `mss-token`, later smart cards); the algorithm
@@ -16,14 +21,31 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod compose;
 mod error;
+mod mdn;
 mod open;
+mod protected;
+mod receipt;
 mod report;
 mod send;
 pub mod trust;
 
+pub use compose::{
+    MessageOptions, ProtectHeaders, ReceiptsFromSpec, RequestReceipt, encrypt_message,
+    sign_and_encrypt_message, sign_message,
+};
 pub use error::Error;
+pub use mdn::{
+    DispositionFields, DispositionType, Mdn, MdnOptions, MdnStatus, MdnVerification, OriginalPart,
+    build_mdn_draft, create_mdn, verify_mdn,
+};
 pub use open::{OpenOptions, Opened, open};
+pub use protected::{HeaderDifference, HeaderValue, ProtectedHeaders};
+pub use receipt::{
+    ReceiptRequestReport, ReceiptStatus, ReceiptVerification, SignedReceipt, create_receipt,
+    verify_receipt,
+};
 pub use report::{
     CpsSigner, Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus,
     SignerInfo, reply_level,

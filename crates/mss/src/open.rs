@@ -72,6 +72,8 @@ pub struct Opened {
     pub message: Vec<u8>,
     /// What protected it and who signed it.
     pub report: Report,
+    /// Every signer as it stood, for signed receipts (RFC 2634).
+    pub(crate) evidence: Vec<crate::receipt::SignerEvidence>,
 }
 
 /// The bytes are a bare CMS object (DER/BER, or PEM "CMS"/"PKCS7"), not MIME.
@@ -100,6 +102,7 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
         time,
         report: &mut report,
         from: None,
+        evidence: Vec::new(),
     };
 
     let (outer, mut entity): (Option<Headers>, Vec<u8>) = match bare_cms(message) {
@@ -154,11 +157,18 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
     if ctx.report.encrypted && !ctx.report.authenticated_encryption && !ctx.report.is_signed() {
         report_warn(ctx.report, "unauthenticated-encryption");
     }
+    let entity = crate::protected::after_open(outer.as_ref(), entity, ctx.report);
+    let evidence = ctx.evidence;
     let message = match outer {
         Some(h) => mime::merge_outer_headers(&h, &entity),
         None => entity,
     };
-    Ok(Opened { message, report })
+    crate::mdn::note_request(&message, &mut report);
+    Ok(Opened {
+        message,
+        report,
+        evidence,
+    })
 }
 
 /// Does `entity` start like a MIME entity (a header field, or an empty header block)?
@@ -182,6 +192,7 @@ struct Ctx<'a, 'r> {
     time: SystemTime,
     report: &'r mut Report,
     from: Option<String>,
+    evidence: Vec<crate::receipt::SignerEvidence>,
 }
 
 impl Ctx<'_, '_> {
@@ -196,6 +207,10 @@ impl Ctx<'_, '_> {
                 }
                 let content = sd.content.clone();
                 self.signed_layer(&sd, None, LayerKind::SignedOpaque);
+                if sd.content_type == mss_cms::receipt::ID_CT_RECEIPT {
+                    // A signed receipt (RFC 2634): its content is not a message.
+                    return Ok(None);
+                }
                 Ok(Some(content.unwrap_or_default()))
             }
             ContentType::EnvelopedData | ContentType::AuthEnvelopedData => {
@@ -264,6 +279,7 @@ impl Ctx<'_, '_> {
         if sd.signers.is_empty() {
             self.report.warn("signed layer without any signer");
         }
+        crate::receipt::collect(sd, &indexes, self.report, &mut self.evidence);
         self.report.layers.push(Layer {
             kind,
             signatures: indexes,
@@ -402,7 +418,7 @@ pub fn certificate_email(c: &Certificate) -> Option<String> {
 
 /// The addresses of an RFC 5322 mailbox list (`Name <a@b>, c@d`): the part in angle
 /// brackets when there is one, else the bare token.
-fn mailbox_addresses(list: &str) -> Vec<String> {
+pub(crate) fn mailbox_addresses(list: &str) -> Vec<String> {
     list.split(',')
         .filter_map(|m| {
             let m = m.trim();

@@ -118,6 +118,13 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// The layers, outermost first.
     pub layers: Vec<Layer>,
+    /// The protected header fields (RFC 9788), when the message carries them.
+    pub protected_headers: Option<crate::protected::ProtectedHeaders>,
+    /// Signed receipts the signers ask for (RFC 2634 `receiptRequest`).
+    pub receipt_requests: Vec<crate::receipt::ReceiptRequestReport>,
+    /// The address a disposition notification (MDN, RFC 8098) is asked for, from the
+    /// `Disposition-Notification-To` field of the clear message.
+    pub disposition_notification_to: Option<String>,
 }
 
 impl Report {

@@ -48,7 +48,7 @@ impl Default for SignOptions<'_> {
 impl SignOptions<'_> {
     /// The signature algorithm for `signer`: its key type decides the scheme, except
     /// for RSA keys where [`SignOptions::scheme`] chooses v1.5 or PSS.
-    fn algorithm_for(&self, signer: &dyn SigningKey) -> SignatureAlgorithm {
+    pub(crate) fn algorithm_for(&self, signer: &dyn SigningKey) -> SignatureAlgorithm {
         let key_oid = signer
             .certificate()
             .tbs_certificate()
@@ -103,16 +103,19 @@ impl Default for EncryptOptions<'_> {
 }
 
 /// Sign a draft (an RFC 5322 message). The headers stay outside, the content is signed.
+///
+/// With message-level options (header protection, receipt request): [`crate::sign_message`].
 pub fn sign(draft: &[u8], signer: &dyn SigningKey, opts: &SignOptions) -> Result<Vec<u8>, Error> {
-    let (outer, inner) = mime::split_draft(draft)?;
-    sign_entity(&outer, &inner, signer, opts)
+    crate::compose::sign_message(draft, signer, opts, &Default::default())
 }
 
-fn sign_entity(
+/// Sign `inner` with `extra` signed attributes (e.g. a receipt request).
+pub(crate) fn sign_entity(
     outer: &Headers,
     inner: &[u8],
     signer: &dyn SigningKey,
     opts: &SignOptions,
+    extra: &[x509_cert::attr::Attribute],
 ) -> Result<Vec<u8>, Error> {
     let alg = opts.algorithm_for(signer);
     let spec = SignerSpec {
@@ -124,7 +127,8 @@ fn sign_entity(
         detached: !opts.opaque,
         signing_time: None,
     };
-    let cms = signed::sign(inner, &[spec], &params, opts.policy)?;
+    let cms =
+        signed::sign_with_attributes(inner, oid::ID_DATA, &[spec], &params, extra, opts.policy)?;
     Ok(if opts.opaque {
         mime::build_pkcs7_mime(outer, "signed-data", &cms)
     } else {
@@ -132,7 +136,7 @@ fn sign_entity(
     })
 }
 
-fn recipients_with_sender<'c>(
+pub(crate) fn recipients_with_sender<'c>(
     recipients: &'c [Certificate],
     sender: &'c Certificate,
 ) -> Vec<&'c Certificate> {
@@ -185,7 +189,7 @@ fn check_key_agreement_recipient(c: &Certificate) -> Result<(), Error> {
     }
 }
 
-fn envelope(
+pub(crate) fn envelope(
     outer: &Headers,
     inner: &[u8],
     recipients: &[&Certificate],
@@ -212,24 +216,21 @@ fn envelope(
 }
 
 /// Encrypt a draft to `recipients` and to the `sender`'s own certificate (always: the
-/// sent copy must stay readable by its author).
+/// sent copy must stay readable by its author). The header fields are protected
+/// (RFC 9788 `hp="cipher"`: the outer Subject reads `[...]`); see
+/// [`crate::encrypt_message`] to choose.
 pub fn encrypt(
     draft: &[u8],
     recipients: &[Certificate],
     sender: &Certificate,
     opts: &EncryptOptions,
 ) -> Result<Vec<u8>, Error> {
-    let (outer, inner) = mime::split_draft(draft)?;
-    envelope(
-        &outer,
-        &inner,
-        &recipients_with_sender(recipients, sender),
-        opts,
-    )
+    crate::compose::encrypt_message(draft, recipients, sender, opts, &Default::default())
 }
 
 /// Sign a draft, then encrypt the signed entity to `recipients` and to the sender
-/// (`sender_encryption_cert`, or the signer's certificate when `None`).
+/// (`sender_encryption_cert`, or the signer's certificate when `None`). The header
+/// fields are protected (RFC 9788 `hp="cipher"`); see [`crate::sign_and_encrypt_message`].
 pub fn sign_and_encrypt(
     draft: &[u8],
     signer: &dyn SigningKey,
@@ -237,18 +238,13 @@ pub fn sign_and_encrypt(
     sender_encryption_cert: Option<&Certificate>,
     opts: &EncryptOptions,
 ) -> Result<Vec<u8>, Error> {
-    let (outer, inner) = mime::split_draft(draft)?;
-    let sign_opts = SignOptions {
-        policy: opts.policy,
-        ..opts.sign
-    };
-    let signed_entity = sign_entity(&Headers::default(), &inner, signer, &sign_opts)?;
-    let sender = sender_encryption_cert.unwrap_or_else(|| signer.certificate());
-    envelope(
-        &outer,
-        &signed_entity,
-        &recipients_with_sender(recipients, sender),
+    crate::compose::sign_and_encrypt_message(
+        draft,
+        signer,
+        recipients,
+        sender_encryption_cert,
         opts,
+        &Default::default(),
     )
 }
 

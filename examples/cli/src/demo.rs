@@ -95,6 +95,23 @@ pub fn summary(r: &Report) -> String {
         );
         trust_lines(&mut s, sig);
     }
+    if let Some(ph) = &r.protected_headers {
+        let _ = writeln!(s, "  protected headers: {}", ph.scheme);
+    }
+    for rr in &r.receipt_requests {
+        let _ = writeln!(
+            s,
+            "  signed receipt requested ({}) for {}: mss receipt create",
+            rr.receipts_from,
+            rr.receipts_to.join(", ")
+        );
+    }
+    if let Some(to) = &r.disposition_notification_to {
+        let _ = writeln!(
+            s,
+            "  disposition notification requested by {to}: mss mdn create"
+        );
+    }
     for w in &r.warnings {
         let _ = writeln!(s, "  warning: {w}");
     }

@@ -6,8 +6,10 @@
 
 mod demo;
 mod exit;
-mod trust;
 mod keystore;
+mod mdn;
+mod receipt;
+mod trust;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -45,6 +47,12 @@ enum Command {
     /// Delegate the key store's confidentiality key to a colleague (grant, accept,
     /// revoke, list).
     Delegate(keystore::DelegateArgs),
+    /// ESS signed receipts (RFC 2634): answer a request, check a received receipt.
+    #[command(subcommand)]
+    Receipt(receipt::ReceiptCommand),
+    /// Disposition notifications (RFC 8098, MSSanté): answer, check a received one.
+    #[command(subcommand)]
+    Mdn(mdn::MdnCommand),
 }
 
 #[derive(Args)]
@@ -102,6 +110,10 @@ struct SignArgs {
     #[arg(long)]
     allow_legacy: bool,
     #[command(flatten)]
+    receipt: receipt::RequestReceiptArgs,
+    #[command(flatten)]
+    hp: receipt::ProtectArgs,
+    #[command(flatten)]
     io: Io,
     #[command(flatten)]
     pin: PinArgs,
@@ -140,6 +152,10 @@ struct EncryptArgs {
     /// Allow producing historic algorithms (3DES, SHA-1…).
     #[arg(long)]
     allow_legacy: bool,
+    #[command(flatten)]
+    receipt: receipt::RequestReceiptArgs,
+    #[command(flatten)]
+    hp: receipt::ProtectArgs,
     #[command(flatten)]
     io: Io,
     #[command(flatten)]
@@ -459,7 +475,8 @@ fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
         },
         policy: policy(a.allow_legacy),
     };
-    let out = mss::sign(&input, id.signing_key().map_err(card_failure)?, &opts)?;
+    let msg = receipt::message_options(&a.hp, &a.receipt);
+    let out = mss::sign_message(&input, id.signing_key().map_err(card_failure)?, &opts, &msg)?;
     write_output(&a.io.output, &out)
 }
 
@@ -470,6 +487,13 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
     if a.sign_with.is_none() && a.sender_cert.is_none() {
         return Err(Failure::new(exit::USAGE, SENDER_NEEDED));
     }
+    if a.sign_with.is_none() && a.receipt.request_receipt {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--request-receipt needs a signature: add --sign-with ID",
+        ));
+    }
+    let msg = receipt::message_options(&a.hp, &a.receipt);
     let cipher = ContentCipher::from_name(&a.cipher)
         .map_err(|e| Failure::new(exit::USAGE, format!("--cipher {}: {e}", a.cipher)))?;
     let key_transport = match &a.key_transport {
@@ -520,11 +544,11 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
                     Err(_) => None,
                 },
             };
-            mss::sign_and_encrypt(&input, signer, &recipients, own.as_ref(), &opts)?
+            mss::sign_and_encrypt_message(&input, signer, &recipients, own.as_ref(), &opts, &msg)?
         }
         None => {
             let sender = sender_cert.ok_or_else(|| Failure::new(exit::USAGE, SENDER_NEEDED))?;
-            mss::encrypt(&input, &recipients, &sender, &opts)?
+            mss::encrypt_message(&input, &recipients, &sender, &opts, &msg)?
         }
     };
     write_output(&a.io.output, &out)
@@ -612,6 +636,8 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a.dir.as_deref()).map(|_| exit::OK),
         Command::Keystore(a) => keystore::run_keystore(a).map(|_| exit::OK),
         Command::Delegate(a) => keystore::run_delegate(a).map(|_| exit::OK),
+        Command::Receipt(c) => receipt::run(c),
+        Command::Mdn(c) => mdn::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

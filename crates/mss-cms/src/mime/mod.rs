@@ -39,6 +39,7 @@
 //! for how bare-LF input is mapped to the canonical form that was signed.
 
 mod encoding;
+pub mod header_protection;
 mod headers;
 mod multipart;
 mod smime;

@@ -1,0 +1,278 @@
+//! `mss receipt create|verify` (ESS signed receipts, RFC 2634), the `--request-receipt`
+//! and `--protect-headers` flags of `mss sign|encrypt`, and what `mss mdn` shares with
+//! them (opening options).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use mss::{MessageOptions, ProtectHeaders, ReceiptStatus, ReceiptsFromSpec, RequestReceipt};
+use mss_token::Identity;
+
+use crate::{
+    Failure, Io, PinArgs, card_failure, demo, exit, load_certs, load_identity, parse_digest,
+    policy, read_input, stage, write_output,
+};
+
+/// `--request-receipt` and its options (on `mss sign` and `mss encrypt --sign-with`).
+#[derive(Args, Debug, Default)]
+pub struct RequestReceiptArgs {
+    /// Ask the recipients for an ESS signed receipt (RFC 2634 receiptRequest).
+    #[arg(long = "request-receipt")]
+    pub request_receipt: bool,
+    /// Where receipts go (repeatable; default: the draft's From address).
+    #[arg(long = "receipt-to", value_name = "ADDR", requires = "request_receipt")]
+    pub receipt_to: Vec<String>,
+    /// Only these recipients should answer (repeatable; default: every recipient).
+    #[arg(
+        long = "receipt-from",
+        value_name = "ADDR",
+        requires = "request_receipt"
+    )]
+    pub receipt_from: Vec<String>,
+    /// Only first-tier recipients should answer (not mailing-list members).
+    #[arg(
+        long = "receipt-from-first-tier",
+        requires = "request_receipt",
+        conflicts_with = "receipt_from"
+    )]
+    pub first_tier: bool,
+}
+
+/// `--protect-headers` / `--no-protect-headers` (RFC 9788).
+#[derive(Args, Debug, Default)]
+pub struct ProtectArgs {
+    /// Protect the header fields (RFC 9788): always on when encrypting (the outer
+    /// Subject becomes "[...]"); on `mss sign`, signs a copy of them (hp="clear").
+    #[arg(long = "protect-headers")]
+    pub protect_headers: bool,
+    /// Do not protect the header fields, even when encrypting (the RFC 8551 layout:
+    /// Subject, From, To outside, in clear and unsigned).
+    #[arg(long = "no-protect-headers", conflicts_with = "protect_headers")]
+    pub no_protect_headers: bool,
+}
+
+/// The facade's message options for these flags.
+pub fn message_options(hp: &ProtectArgs, rr: &RequestReceiptArgs) -> MessageOptions {
+    MessageOptions {
+        protect_headers: if hp.no_protect_headers {
+            ProtectHeaders::Never
+        } else if hp.protect_headers {
+            ProtectHeaders::Always
+        } else {
+            ProtectHeaders::WhenEncrypting
+        },
+        receipt_request: rr.request_receipt.then(|| RequestReceipt {
+            from: if rr.first_tier {
+                ReceiptsFromSpec::FirstTier
+            } else if rr.receipt_from.is_empty() {
+                ReceiptsFromSpec::All
+            } else {
+                ReceiptsFromSpec::Only(rr.receipt_from.clone())
+            },
+            to: rr.receipt_to.clone(),
+        }),
+    }
+}
+
+/// An identity, trust anchors and extra certificates, as loaded from the flags.
+pub type Loaded = (
+    Box<dyn Identity>,
+    Vec<mss::Certificate>,
+    Vec<mss::Certificate>,
+);
+
+/// What `mss receipt` and `mss mdn` need to open a message.
+#[derive(Args)]
+pub struct OpenWith {
+    /// Your identity (PKCS#12 or PEM file, or a `pkcs11:` URI): signs what you send back,
+    /// and decrypts the message when it is encrypted.
+    #[arg(long, value_name = "ID")]
+    pub identity: String,
+    /// A trusted authority's certificate(s). Repeatable.
+    #[arg(long, value_name = "CA_FILE")]
+    pub trust: Vec<PathBuf>,
+    /// Extra (intermediate) certificates to build chains with. Repeatable.
+    #[arg(long = "cert", value_name = "CERT")]
+    pub certs: Vec<PathBuf>,
+    /// Accept and produce historic algorithms.
+    #[arg(long)]
+    pub allow_legacy: bool,
+    /// Digest for the signature you produce.
+    #[arg(long, value_name = "NAME", default_value = "sha256")]
+    pub digest: String,
+    #[command(flatten)]
+    pub pin: PinArgs,
+}
+
+impl OpenWith {
+    /// The identity, the trust anchors and the extra certificates.
+    pub fn load(&self) -> Result<Loaded, Failure> {
+        let id = load_identity(&self.identity, &self.pin)?;
+        let mut anchors = Vec::new();
+        for p in &self.trust {
+            anchors.extend(load_certs(p)?);
+        }
+        let mut extra = Vec::new();
+        for p in &self.certs {
+            extra.extend(load_certs(p)?);
+        }
+        Ok((id, anchors, extra))
+    }
+
+    /// Signing options for what is sent back.
+    pub fn sign_options(&self) -> Result<mss::SignOptions<'static>, Failure> {
+        Ok(mss::SignOptions {
+            digest: parse_digest(&self.digest)?,
+            policy: policy(self.allow_legacy),
+            ..Default::default()
+        })
+    }
+}
+
+/// Open options with the identity's decryption key (when it has one).
+pub fn open_options<'a>(
+    id: &'a dyn Identity,
+    anchors: Vec<mss::Certificate>,
+    extra: Vec<mss::Certificate>,
+    allow_legacy: bool,
+) -> mss::OpenOptions<'a> {
+    #[allow(clippy::needless_update)]
+    mss::OpenOptions {
+        keys: id.decryption_key().ok().into_iter().collect(),
+        trust_anchors: anchors,
+        extra_certs: extra,
+        policy: policy(allow_legacy),
+        ..Default::default()
+    }
+}
+
+/// `mss receipt …`
+#[derive(Subcommand)]
+pub enum ReceiptCommand {
+    /// Answer a receipt request: open the received message (--in), check its signature,
+    /// and write the signed receipt to return (--out). The destinations are printed on
+    /// standard error.
+    Create(ReceiptCreateArgs),
+    /// Check a received signed receipt (--in) against the message you sent
+    /// (--original). Exit 0 when valid; 10 when invalid or about another message; 11
+    /// when its signer is not trusted.
+    Verify(ReceiptVerifyArgs),
+}
+
+/// `mss receipt create`
+#[derive(Args)]
+pub struct ReceiptCreateArgs {
+    #[command(flatten)]
+    open: OpenWith,
+    #[command(flatten)]
+    io: Io,
+}
+
+/// `mss receipt verify`
+#[derive(Args)]
+pub struct ReceiptVerifyArgs {
+    /// The message the receipt acknowledges, as you sent it (your copy).
+    #[arg(long, value_name = "FILE")]
+    original: PathBuf,
+    /// A trusted authority's certificate(s). Repeatable.
+    #[arg(long, value_name = "CA_FILE")]
+    trust: Vec<PathBuf>,
+    /// Extra (intermediate) certificates to build chains with. Repeatable.
+    #[arg(long = "cert", value_name = "CERT")]
+    certs: Vec<PathBuf>,
+    /// Your identity, to decrypt your sent copy when it is encrypted. Repeatable.
+    #[arg(long, value_name = "ID")]
+    identity: Vec<String>,
+    /// Write the verdict as JSON here.
+    #[arg(long = "report-json", value_name = "FILE")]
+    report_json: Option<PathBuf>,
+    /// Accept historic algorithms (with warnings).
+    #[arg(long)]
+    allow_legacy: bool,
+    /// The receipt (default: standard input).
+    #[arg(long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+    #[command(flatten)]
+    pin: PinArgs,
+}
+
+/// Run `mss receipt …`; returns the exit code.
+pub fn run(cmd: ReceiptCommand) -> Result<u8, Failure> {
+    match cmd {
+        ReceiptCommand::Create(a) => create(a).map(|_| exit::OK),
+        ReceiptCommand::Verify(a) => verify(a),
+    }
+}
+
+fn create(a: ReceiptCreateArgs) -> Result<(), Failure> {
+    let input = read_input(&a.io.input)?;
+    let (id, anchors, extra) = a.open.load()?;
+    let sign = a.open.sign_options()?;
+    let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy);
+    let signer = id.signing_key().map_err(card_failure)?;
+    let receipt = mss::create_receipt(&input, &opts, signer, &sign)?;
+    eprintln!("mss: signed receipt for {}", receipt.receipts_to.join(", "));
+    write_output(&a.io.output, &receipt.message)
+}
+
+fn status_word(s: ReceiptStatus) -> &'static str {
+    match s {
+        ReceiptStatus::Valid => "VALID",
+        ReceiptStatus::Invalid => "INVALID",
+        ReceiptStatus::Untrusted => "UNTRUSTED",
+        ReceiptStatus::Unrelated => "UNRELATED",
+    }
+}
+
+fn verify(a: ReceiptVerifyArgs) -> Result<u8, Failure> {
+    let receipt = read_input(&a.input)?;
+    let original = read_input(&Some(a.original.clone()))?;
+    let mut ids = Vec::new();
+    for p in &a.identity {
+        ids.push(load_identity(p, &a.pin)?);
+    }
+    let mut anchors = Vec::new();
+    for p in &a.trust {
+        anchors.extend(load_certs(p)?);
+    }
+    let mut extra = Vec::new();
+    for p in &a.certs {
+        extra.extend(load_certs(p)?);
+    }
+    #[allow(clippy::needless_update)]
+    let opts = mss::OpenOptions {
+        keys: ids.iter().filter_map(|i| i.decryption_key().ok()).collect(),
+        trust_anchors: anchors,
+        extra_certs: extra,
+        policy: policy(a.allow_legacy),
+        ..Default::default()
+    };
+    let v = mss::verify_receipt(&receipt, &original, &opts)?;
+    let staged = match &a.report_json {
+        Some(p) => {
+            let mut json = serde_json::to_vec_pretty(&v)
+                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+            json.push(b'\n');
+            Some(stage(p, &json)?)
+        }
+        None => None,
+    };
+    eprintln!(
+        "receipt: {}{}",
+        status_word(v.status),
+        v.detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default()
+    );
+    eprint!("{}", demo::summary(&v.report));
+    if let Some(f) = staged {
+        f.persist()?;
+    }
+    Ok(match v.status {
+        ReceiptStatus::Valid => exit::OK,
+        ReceiptStatus::Untrusted => exit::UNTRUSTED_SIGNER,
+        ReceiptStatus::Invalid | ReceiptStatus::Unrelated => exit::INVALID_SIGNATURE,
+    })
+}
