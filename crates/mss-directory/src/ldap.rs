@@ -172,7 +172,9 @@ fn server_of(url: &url::Url) -> Option<String> {
 fn map_ldap_error(e: LdapError) -> DirectoryError {
     match e {
         LdapError::LdapResult { result } => refused(result.rc, &result.text),
-        LdapError::FilterParsing => DirectoryError::Config("the search filter does not parse".into()),
+        LdapError::FilterParsing => {
+            DirectoryError::Config("the search filter does not parse".into())
+        }
         LdapError::UrlParsing { source } => DirectoryError::InvalidUrl {
             url: String::new(),
             reason: source.to_string(),
@@ -270,7 +272,9 @@ impl LdapDirectory {
             )));
         }
         if config.size_limit < 1 {
-            return Err(DirectoryError::Config("size limit must be at least 1".into()));
+            return Err(DirectoryError::Config(
+                "size limit must be at least 1".into(),
+            ));
         }
         Ok(LdapDirectory { config, server })
     }
@@ -368,13 +372,8 @@ impl LdapDirectory {
         } else {
             wanted
         };
-        let (entries, _) = self.search(
-            &server,
-            &params.base,
-            params.scope,
-            &params.filter,
-            &attrs,
-        )?;
+        let (entries, _) =
+            self.search(&server, &params.base, params.scope, &params.filter, &attrs)?;
         let names: Vec<&str> = attrs
             .iter()
             .map(|a| a.split(';').next().unwrap_or(a))
@@ -408,7 +407,9 @@ impl LdapDirectory {
 
 /// The URIs of a certificate's CRL distribution points (full names only).
 pub fn crl_distribution_point_urls(cert: &Certificate) -> Vec<String> {
-    let Ok(Some((_, dps))) = cert.tbs_certificate().get_extension::<CrlDistributionPoints>()
+    let Ok(Some((_, dps))) = cert
+        .tbs_certificate()
+        .get_extension::<CrlDistributionPoints>()
     else {
         return Vec::new();
     };
@@ -488,7 +489,8 @@ impl Directory for LdapDirectory {
         )?;
         let mut out = CaEntry::default();
         for e in &entries {
-            out.ca_certificates.extend(e.values(CA_CERTIFICATE).cloned());
+            out.ca_certificates
+                .extend(e.values(CA_CERTIFICATE).cloned());
             out.crls.extend(e.values(CRL).cloned());
             out.authority_crls.extend(e.values(ARL).cloned());
             out.delta_crls.extend(e.values(DELTA_CRL).cloned());

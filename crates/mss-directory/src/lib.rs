@@ -39,7 +39,9 @@ mod summary;
 pub use error::DirectoryError;
 pub use ldap::{LdapConfig, LdapDirectory, SimpleBind, crl_distribution_point_urls};
 pub use resolver::{DEFAULT_CACHE_TTL, Origin, Resolution, ResolveError, Resolver};
-pub use store::{CachedLookup, CrlOrigin, LocalStore, StoredCertificate, StoredCrl, default_store_path};
+pub use store::{
+    CachedLookup, CrlOrigin, LocalStore, StoredCertificate, StoredCrl, default_store_path,
+};
 pub use summary::{CertificateSummary, fingerprint};
 
 use x509_cert::Certificate;

@@ -49,7 +49,7 @@ pub fn certificate_addresses(c: &Certificate) -> Vec<String> {
 /// Does the certificate name `address` (case-insensitive)?
 pub fn names_address(c: &Certificate, address: &str) -> bool {
     let wanted = address.trim().to_ascii_lowercase();
-    certificate_addresses(c).iter().any(|a| *a == wanted)
+    certificate_addresses(c).contains(&wanted)
 }
 
 fn key_usage(c: &Certificate) -> Option<KeyUsage> {

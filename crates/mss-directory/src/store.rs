@@ -264,7 +264,11 @@ impl LocalStore {
         )
     }
 
-    fn certificates_where(&self, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Vec<Certificate>, DirectoryError> {
+    fn certificates_where(
+        &self,
+        sql: &str,
+        arg: &dyn rusqlite::ToSql,
+    ) -> Result<Vec<Certificate>, DirectoryError> {
         let mut stmt = self.conn.prepare(sql)?;
         let ders = stmt
             .query_map([arg], |r| r.get::<_, Vec<u8>>(0))?
@@ -281,10 +285,7 @@ impl LocalStore {
         let der = subject
             .to_der()
             .map_err(|e| DirectoryError::Invalid(e.to_string()))?;
-        self.certificates_where(
-            "SELECT der FROM certificates WHERE subject_der = ?1",
-            &der,
-        )
+        self.certificates_where("SELECT der FROM certificates WHERE subject_der = ?1", &der)
     }
 
     /// Every stored certificate issued by `issuer` (compared as DER).
@@ -342,7 +343,13 @@ impl LocalStore {
             .query_row(
                 "SELECT source, fetched_at, expires_at FROM lookups WHERE address = ?1",
                 params![address],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
             )
             .optional()?;
         let Some((source, fetched, expires)) = row else {
@@ -370,9 +377,10 @@ impl LocalStore {
                  (SELECT address FROM lookups WHERE expires_at <= ?1)",
             params![unix(now)],
         )?;
-        let dropped = self
-            .conn
-            .execute("DELETE FROM lookups WHERE expires_at <= ?1", params![unix(now)])?;
+        let dropped = self.conn.execute(
+            "DELETE FROM lookups WHERE expires_at <= ?1",
+            params![unix(now)],
+        )?;
         self.conn.execute(
             "DELETE FROM crls WHERE origin = 'cache' AND expires_at <= ?1",
             params![unix(now)],
@@ -399,7 +407,9 @@ impl LocalStore {
             .conn
             .prepare("SELECT fingerprint, der FROM certificates ORDER BY subject, not_after")?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut addr = self.conn.prepare(
             "SELECT address, origin FROM addresses WHERE fingerprint = ?1 AND address <> ''
@@ -427,7 +437,8 @@ impl LocalStore {
         let sel = selector.trim().to_ascii_lowercase();
         let tx = self.conn.unchecked_transaction()?;
         let fps: Vec<String> = if sel.contains('@') {
-            self.conn.execute("DELETE FROM lookups WHERE address = ?1", params![sel])?;
+            self.conn
+                .execute("DELETE FROM lookups WHERE address = ?1", params![sel])?;
             let mut stmt = self
                 .conn
                 .prepare("SELECT DISTINCT fingerprint FROM addresses WHERE address = ?1")?;
@@ -447,8 +458,10 @@ impl LocalStore {
         for fp in &fps {
             self.conn
                 .execute("DELETE FROM addresses WHERE fingerprint = ?1", params![fp])?;
-            self.conn
-                .execute("DELETE FROM certificates WHERE fingerprint = ?1", params![fp])?;
+            self.conn.execute(
+                "DELETE FROM certificates WHERE fingerprint = ?1",
+                params![fp],
+            )?;
         }
         tx.commit()?;
         Ok(fps.len())
@@ -550,9 +563,10 @@ impl LocalStore {
                 "{prefix:?} is not a fingerprint (8+ hex digits)"
             )));
         }
-        Ok(self
-            .conn
-            .execute("DELETE FROM crls WHERE fingerprint LIKE ?1 || '%'", params![p])?)
+        Ok(self.conn.execute(
+            "DELETE FROM crls WHERE fingerprint LIKE ?1 || '%'",
+            params![p],
+        )?)
     }
 }
 

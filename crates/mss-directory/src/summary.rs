@@ -107,7 +107,11 @@ impl fmt::Display for CertificateSummary {
         writeln!(f, "  subject:     {}", self.subject)?;
         writeln!(f, "  issuer:      {}", self.issuer)?;
         writeln!(f, "  serial:      {}", self.serial)?;
-        writeln!(f, "  valid:       {} .. {}", self.not_before, self.not_after)?;
+        writeln!(
+            f,
+            "  valid:       {} .. {}",
+            self.not_before, self.not_after
+        )?;
         writeln!(f, "  key usage:   {}", or_none(&self.key_usage))?;
         writeln!(f, "  ext. usage:  {}", or_none(&self.extended_key_usage))?;
         writeln!(f, "  addresses:   {}", self.addresses.join(", "))?;

@@ -41,13 +41,36 @@ fn people() -> &'static People {
     static P: OnceLock<People> = OnceLock::new();
     P.get_or_init(|| {
         let pki = TestPki::new("Test CA");
-        let alice_sig = pki.person("Alice Martin", "alice@sante.fr", KeyUsageProfile::SignOnly, 365);
-        let alice_enc =
-            pki.person("Alice Martin", "alice@sante.fr", KeyUsageProfile::EncryptOnly, 365);
-        let alice_dual =
-            pki.person("Alice Martin", "alice@sante.fr", KeyUsageProfile::SignAndEncrypt, 365);
-        let bob = pki.person("Bob Durand", "bob@sante.fr", KeyUsageProfile::SignAndEncrypt, 365);
-        let carol_sig = pki.person("Carol Petit", "carol@sante.fr", KeyUsageProfile::SignOnly, 365);
+        let alice_sig = pki.person(
+            "Alice Martin",
+            "alice@sante.fr",
+            KeyUsageProfile::SignOnly,
+            365,
+        );
+        let alice_enc = pki.person(
+            "Alice Martin",
+            "alice@sante.fr",
+            KeyUsageProfile::EncryptOnly,
+            365,
+        );
+        let alice_dual = pki.person(
+            "Alice Martin",
+            "alice@sante.fr",
+            KeyUsageProfile::SignAndEncrypt,
+            365,
+        );
+        let bob = pki.person(
+            "Bob Durand",
+            "bob@sante.fr",
+            KeyUsageProfile::SignAndEncrypt,
+            365,
+        );
+        let carol_sig = pki.person(
+            "Carol Petit",
+            "carol@sante.fr",
+            KeyUsageProfile::SignOnly,
+            365,
+        );
         let team = pki.person("Equipe", "team@sante.fr", KeyUsageProfile::EncryptOnly, 365);
         let mut ldif = Ldif::new();
         // Signature certificate first: the directory's order must not decide.
@@ -86,40 +109,63 @@ fn directory(server: &Slapd) -> LdapDirectory {
 #[test]
 fn lookup_by_address_returns_every_certificate_and_the_encryption_one_first() {
     let p = people();
-    let Some(server) = Slapd::start(&p.ldif, None) else { return };
+    let Some(server) = Slapd::start(&p.ldif, None) else {
+        return;
+    };
     let dir = directory(&server);
     let lookup = dir.certificates_for("Alice@Sante.FR").expect("lookup");
     assert!(!lookup.truncated);
-    assert_eq!(lookup.certificates.len(), 3, "signature, dual-use and encryption");
+    assert_eq!(
+        lookup.certificates.len(),
+        3,
+        "signature, dual-use and encryption"
+    );
     for c in [&p.alice_sig, &p.alice_enc, &p.alice_dual] {
         assert!(lookup.certificates.contains(c));
     }
     let usable = encryption_certificates(&lookup.certificates, "alice@sante.fr", SystemTime::now());
     assert_eq!(usable, vec![p.alice_enc.clone(), p.alice_dual.clone()]);
-    assert!(!usable.contains(&p.alice_sig), "a signature-only certificate never encrypts");
+    assert!(
+        !usable.contains(&p.alice_sig),
+        "a signature-only certificate never encrypts"
+    );
 
     // The resolver picks the encryption certificate.
-    let r = Resolver::new(None, Some(&dir)).resolve("alice@sante.fr").expect("resolve");
+    let r = Resolver::new(None, Some(&dir))
+        .resolve("alice@sante.fr")
+        .expect("resolve");
     assert_eq!(r.best(), &p.alice_enc);
-    assert!(matches!(r.origin, Origin::Directory { truncated: false, .. }));
+    assert!(matches!(
+        r.origin,
+        Origin::Directory {
+            truncated: false,
+            ..
+        }
+    ));
     assert!(r.warning().is_none());
 }
 
 #[test]
 fn user_smime_certificate_bags_are_read() {
     let p = people();
-    let Some(server) = Slapd::start(&p.ldif, None) else { return };
+    let Some(server) = Slapd::start(&p.ldif, None) else {
+        return;
+    };
     let dir = directory(&server);
     let lookup = dir.certificates_for("bob@sante.fr").expect("lookup");
     assert_eq!(lookup.certificates, vec![p.bob.clone()]);
-    let r = Resolver::new(None, Some(&dir)).resolve("bob@sante.fr").expect("resolve");
+    let r = Resolver::new(None, Some(&dir))
+        .resolve("bob@sante.fr")
+        .expect("resolve");
     assert_eq!(r.best(), &p.bob);
 }
 
 #[test]
 fn missing_recipient_is_no_certificate() {
     let p = people();
-    let Some(server) = Slapd::start(&p.ldif, None) else { return };
+    let Some(server) = Slapd::start(&p.ldif, None) else {
+        return;
+    };
     let dir = directory(&server);
     let nobody = dir.certificates_for("nobody@sante.fr").expect("lookup");
     assert!(nobody.certificates.is_empty());
@@ -132,7 +178,9 @@ fn missing_recipient_is_no_certificate() {
     );
     // Carol only publishes a signature certificate: nothing to encrypt to.
     assert_eq!(
-        dir.certificates_for("carol@sante.fr").expect("lookup").certificates,
+        dir.certificates_for("carol@sante.fr")
+            .expect("lookup")
+            .certificates,
         vec![p.carol_sig.clone()]
     );
     assert!(matches!(
@@ -152,29 +200,63 @@ fn missing_recipient_is_no_certificate() {
 fn size_limited_answers_are_flagged_not_failed() {
     let p = people();
     // The GIP-CPS directory returned at most 10 entries; 12 entries share team@.
-    let Some(server) = Slapd::start(&p.ldif, Some(10)) else { return };
+    let Some(server) = Slapd::start(&p.ldif, Some(10)) else {
+        return;
+    };
     let dir = directory(&server);
-    let lookup = dir.certificates_for("team@sante.fr").expect("capped answer is not an error");
+    let lookup = dir
+        .certificates_for("team@sante.fr")
+        .expect("capped answer is not an error");
     assert!(lookup.truncated, "sizeLimitExceeded must be reported");
     assert_eq!(lookup.certificates, vec![p.team.clone()]);
-    let r = Resolver::new(None, Some(&dir)).resolve("team@sante.fr").expect("resolve");
-    assert!(matches!(r.origin, Origin::Directory { truncated: true, .. }));
-    assert!(r.warning().expect("warning").starts_with("directory-truncated"));
+    let r = Resolver::new(None, Some(&dir))
+        .resolve("team@sante.fr")
+        .expect("resolve");
+    assert!(matches!(
+        r.origin,
+        Origin::Directory {
+            truncated: true,
+            ..
+        }
+    ));
+    assert!(
+        r.warning()
+            .expect("warning")
+            .starts_with("directory-truncated")
+    );
     // One entry: not truncated under the same limit.
-    assert!(!dir.certificates_for("alice@sante.fr").expect("lookup").truncated);
+    assert!(
+        !dir.certificates_for("alice@sante.fr")
+            .expect("lookup")
+            .truncated
+    );
 
     // The client-side limit is honoured too.
-    let Some(unlimited) = Slapd::start(&p.ldif, None) else { return };
+    let Some(unlimited) = Slapd::start(&p.ldif, None) else {
+        return;
+    };
     let capped = LdapDirectory::new(LdapConfig::new(&unlimited.url(), SUFFIX).with_size_limit(3))
         .expect("config");
-    assert!(capped.certificates_for("team@sante.fr").expect("lookup").truncated);
-    assert!(!directory(&unlimited).certificates_for("team@sante.fr").expect("lookup").truncated);
+    assert!(
+        capped
+            .certificates_for("team@sante.fr")
+            .expect("lookup")
+            .truncated
+    );
+    assert!(
+        !directory(&unlimited)
+            .certificates_for("team@sante.fr")
+            .expect("lookup")
+            .truncated
+    );
 }
 
 #[test]
 fn server_down_serves_the_cache_or_says_unreachable() {
     let p = people();
-    let Some(mut server) = Slapd::start(&p.ldif, None) else { return };
+    let Some(mut server) = Slapd::start(&p.ldif, None) else {
+        return;
+    };
     let dir = LdapDirectory::new(
         LdapConfig::new(&server.url(), SUFFIX).with_timeout(Duration::from_secs(5)),
     )
@@ -187,8 +269,15 @@ fn server_down_serves_the_cache_or_says_unreachable() {
     // Online: the directory answers and the answer is cached.
     let r = resolver.resolve("alice@sante.fr").expect("online");
     assert!(matches!(r.origin, Origin::Directory { .. }));
-    let cached = store.cached_lookup("alice@sante.fr").expect("cache").expect("cached");
-    assert_eq!(cached.certificates.len(), 2, "the usable certificates are cached");
+    let cached = store
+        .cached_lookup("alice@sante.fr")
+        .expect("cache")
+        .expect("cached");
+    assert_eq!(
+        cached.certificates.len(),
+        2,
+        "the usable certificates are cached"
+    );
 
     server.stop();
     assert!(matches!(
@@ -221,7 +310,11 @@ fn server_down_serves_the_cache_or_says_unreachable() {
         } => {}
         other => panic!("unexpected origin {other:?}"),
     }
-    assert!(r.warning().expect("warning").starts_with("directory-unreachable"));
+    assert!(
+        r.warning()
+            .expect("warning")
+            .starts_with("directory-unreachable")
+    );
 
     // Never cached: the directory is unreachable — not "no certificate".
     match resolver.resolve("bob@sante.fr") {
@@ -246,15 +339,20 @@ fn ca_entry_holds_certificate_crl_arl_and_delta() {
     let arl = pki.crl(3, &[], None);
     let mut ldif = Ldif::new();
     ldif.ca("Test CA", &pki.root_der(), &crl, &arl, Some(&delta));
-    let Some(server) = Slapd::start(ldif.text(), None) else { return };
+    let Some(server) = Slapd::start(ldif.text(), None) else {
+        return;
+    };
     let dir = directory(&server);
-    let entry = dir.ca_entry(&format!("cn=Test CA,ou=ac,{SUFFIX}")).expect("CA entry");
+    let entry = dir
+        .ca_entry(&format!("cn=Test CA,ou=ac,{SUFFIX}"))
+        .expect("CA entry");
     assert_eq!(entry.ca_certificates, vec![pki.root_der()]);
     assert_eq!(entry.crls, vec![crl.clone()]);
     assert_eq!(entry.authority_crls, vec![arl.clone()]);
     assert_eq!(entry.delta_crls, vec![delta.clone()]);
     assert_eq!(
-        dir.ca_crls(&format!("cn=Test CA,ou=ac,{SUFFIX}")).expect("crls"),
+        dir.ca_crls(&format!("cn=Test CA,ou=ac,{SUFFIX}"))
+            .expect("crls"),
         vec![crl, arl, delta]
     );
     assert!(matches!(
@@ -284,14 +382,19 @@ fn revoked_signer_found_through_an_ldap_distribution_point() {
     let arl = pki.crl(5, &[], None);
     let mut ldif = Ldif::new();
     ldif.ca("Test CA", &pki.root_der(), &crl, &arl, Some(&delta));
-    let Some(server) = Slapd::start_on(port, ldif.text(), None) else { return };
+    let Some(server) = Slapd::start_on(port, ldif.text(), None) else {
+        return;
+    };
     // The client is configured for another base: the URL alone says where to go.
     let dir = LdapDirectory::new(LdapConfig::new(&server.url(), "ou=people,o=gip-cps,c=fr"))
         .expect("config");
 
     let fetched = dir.fetch_crls_by_url(&dp).expect("fetch by URL");
     assert_eq!(fetched, vec![crl.clone()]);
-    assert_eq!(dir.crls_for_certificate(&revoked).expect("by certificate"), vec![crl.clone()]);
+    assert_eq!(
+        dir.crls_for_certificate(&revoked).expect("by certificate"),
+        vec![crl.clone()]
+    );
     let crls: Vec<_> = fetched
         .iter()
         .map(|d| mss_pki::decode_crl(d).expect("CRL"))
@@ -308,7 +411,8 @@ fn revoked_signer_found_through_an_ldap_distribution_point() {
         Err(ValidationError::Revoked { subject, .. }) => assert!(subject.contains("Dr Revoked")),
         other => panic!("expected revoked, got {other:?}"),
     }
-    v.build(&good).expect("a signer absent from the CRL validates");
+    v.build(&good)
+        .expect("a signer absent from the CRL validates");
     v.build(&revoked_in_delta)
         .expect("without the delta CRL, the delta-revoked signer still looks good");
 
@@ -317,7 +421,10 @@ fn revoked_signer_found_through_an_ldap_distribution_point() {
         .ca_crls(&format!("cn=Test CA,ou=ac,{SUFFIX}"))
         .expect("CA entry CRLs");
     assert_eq!(all.len(), 3);
-    assert_eq!(dir.fetch_crls_by_url(&delta_dp).expect("delta"), vec![delta.clone()]);
+    assert_eq!(
+        dir.fetch_crls_by_url(&delta_dp).expect("delta"),
+        vec![delta.clone()]
+    );
     let crls: Vec<_> = all
         .iter()
         .map(|d| mss_pki::decode_crl(d).expect("CRL"))
@@ -332,7 +439,10 @@ fn revoked_signer_found_through_an_ldap_distribution_point() {
         v.build(&revoked_in_delta),
         Err(ValidationError::Revoked { .. })
     ));
-    assert!(matches!(v.build(&revoked), Err(ValidationError::Revoked { .. })));
+    assert!(matches!(
+        v.build(&revoked),
+        Err(ValidationError::Revoked { .. })
+    ));
     v.build(&good).expect("still good");
 
     // A distribution point naming a missing entry is an error, not an empty CRL set.
@@ -352,7 +462,9 @@ fn configuration_and_bind_errors_are_typed() {
         Err(DirectoryError::InvalidUrl { .. })
     ));
     assert!(matches!(
-        LdapDirectory::new(LdapConfig::new("ldap://127.0.0.1", SUFFIX).with_filter_template("(mail=x)")),
+        LdapDirectory::new(
+            LdapConfig::new("ldap://127.0.0.1", SUFFIX).with_filter_template("(mail=x)")
+        ),
         Err(DirectoryError::Config(_))
     ));
     // Nobody listens on a fresh free port: unreachable, quickly.
@@ -371,11 +483,13 @@ fn configuration_and_bind_errors_are_typed() {
     ));
 
     let p = people();
-    let Some(server) = Slapd::start(&p.ldif, None) else { return };
-    let wrong = LdapDirectory::new(
-        LdapConfig::new(&server.url(), SUFFIX)
-            .with_bind(&format!("cn=admin,{SUFFIX}"), Zeroizing::new("wrong".into())),
-    )
+    let Some(server) = Slapd::start(&p.ldif, None) else {
+        return;
+    };
+    let wrong = LdapDirectory::new(LdapConfig::new(&server.url(), SUFFIX).with_bind(
+        &format!("cn=admin,{SUFFIX}"),
+        Zeroizing::new("wrong".into()),
+    ))
     .expect("config");
     assert!(matches!(
         wrong.certificates_for("alice@sante.fr"),
@@ -383,13 +497,23 @@ fn configuration_and_bind_errors_are_typed() {
     ));
     let right = LdapDirectory::new(
         LdapConfig::new(&server.url(), SUFFIX)
-            .with_bind(&format!("cn=admin,{SUFFIX}"), Zeroizing::new("secret".into()))
+            .with_bind(
+                &format!("cn=admin,{SUFFIX}"),
+                Zeroizing::new("secret".into()),
+            )
             .with_filter_template("(&(objectClass=inetOrgPerson)(mail={address}))"),
     )
     .expect("config");
     assert_eq!(
-        right.certificates_for("alice@sante.fr").expect("bound lookup").certificates.len(),
+        right
+            .certificates_for("alice@sante.fr")
+            .expect("bound lookup")
+            .certificates
+            .len(),
         3
     );
-    assert!(!format!("{:?}", right.config()).contains("secret"), "password never in Debug");
+    assert!(
+        !format!("{:?}", right.config()).contains("secret"),
+        "password never in Debug"
+    );
 }

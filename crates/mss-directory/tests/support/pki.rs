@@ -71,7 +71,13 @@ impl TestPki {
     }
 
     /// An S/MIME certificate from the stock CA profile.
-    pub fn person(&self, cn: &str, email: &str, usage: KeyUsageProfile, valid_days: u32) -> Certificate {
+    pub fn person(
+        &self,
+        cn: &str,
+        email: &str,
+        usage: KeyUsageProfile,
+        valid_days: u32,
+    ) -> Certificate {
         let mut p = PersonProfile::new(cn, email);
         p.usage = usage;
         p.valid_days = valid_days;
@@ -97,7 +103,9 @@ impl TestPki {
             time(now - Duration::from_secs(3600)),
             time(now + Duration::from_secs(365 * 86_400)),
         );
-        let n = self.serial.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let n = self
+            .serial
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let serial = SerialNumber::new(&[0x40, n, 0x5a]).expect("serial");
         let builder = CertificateBuilder::new(profile, serial, validity, spki).expect("builder");
         let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(self.key.clone());
@@ -118,7 +126,10 @@ impl TestPki {
                 .expect("ext"),
         );
         let ski = SubjectKeyIdentifier::try_from(
-            self.root().tbs_certificate().subject_public_key_info().owned_to_ref(),
+            self.root()
+                .tbs_certificate()
+                .subject_public_key_info()
+                .owned_to_ref(),
         )
         .expect("ski");
         let aki = AuthorityKeyIdentifier {
@@ -147,7 +158,11 @@ impl TestPki {
             issuer,
             this_update: time(now - Duration::from_secs(1800)),
             next_update: Some(time(now + Duration::from_secs(7 * 86_400))),
-            revoked_certificates: if revoked.is_empty() { None } else { Some(revoked) },
+            revoked_certificates: if revoked.is_empty() {
+                None
+            } else {
+                Some(revoked)
+            },
             crl_extensions: Some(exts),
         };
         let tbs_der = tbs.to_der().expect("tbs");
@@ -231,13 +246,21 @@ impl BuilderProfile for DpProfile {
 /// holds), made with `openssl crl2pkcs7`.
 pub fn pkcs7_bag(certs: &[&Certificate]) -> Option<Vec<u8>> {
     let dir = tempfile::tempdir().ok()?;
-    let mut args: Vec<String> = vec!["crl2pkcs7".into(), "-nocrl".into(), "-outform".into(), "DER".into()];
+    let mut args: Vec<String> = vec![
+        "crl2pkcs7".into(),
+        "-nocrl".into(),
+        "-outform".into(),
+        "DER".into(),
+    ];
     for (i, c) in certs.iter().enumerate() {
         let p = dir.path().join(format!("c{i}.pem"));
         std::fs::write(&p, c.to_pem(der::pem::LineEnding::LF).ok()?).ok()?;
         args.push("-certfile".into());
         args.push(p.display().to_string());
     }
-    let out = std::process::Command::new("openssl").args(&args).output().ok()?;
+    let out = std::process::Command::new("openssl")
+        .args(&args)
+        .output()
+        .ok()?;
     out.status.success().then_some(out.stdout)
 }

@@ -51,10 +51,14 @@ fn schema_dir() -> PathBuf {
 }
 
 fn module_dir() -> Option<PathBuf> {
-    ["/usr/lib/ldap", "/usr/lib/x86_64-linux-gnu/openldap", "/usr/lib64/openldap"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|d| d.exists())
+    [
+        "/usr/lib/ldap",
+        "/usr/lib/x86_64-linux-gnu/openldap",
+        "/usr/lib64/openldap",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|d| d.exists())
 }
 
 /// A running slapd; killed on drop.
@@ -91,15 +95,15 @@ impl Slapd {
         for s in ["core", "cosine", "inetorgperson"] {
             conf.push_str(&format!("include {}/{s}.schema\n", schema.display()));
         }
-        if let Some(m) = module_dir() {
-            if m.join("back_mdb.la").exists() || m.join("back_mdb.so").exists() {
-                conf.push_str(&format!("modulepath {}\nmoduleload back_mdb\n", m.display()));
-            }
+        if let Some(m) = module_dir()
+            && (m.join("back_mdb.la").exists() || m.join("back_mdb.so").exists())
+        {
+            conf.push_str(&format!(
+                "modulepath {}\nmoduleload back_mdb\n",
+                m.display()
+            ));
         }
-        conf.push_str(&format!(
-            "pidfile {}/slapd.pid\n",
-            dir.path().display()
-        ));
+        conf.push_str(&format!("pidfile {}/slapd.pid\n", dir.path().display()));
         if let Some(n) = size_limit {
             conf.push_str(&format!("sizelimit {n}\n"));
         }
@@ -229,7 +233,13 @@ impl Ldif {
 
     /// An inetOrgPerson `cn=<cn>,ou=people,…` with `mail` and `userCertificate;binary`
     /// values, and optionally a `userSMIMECertificate` bag.
-    pub fn person(&mut self, cn: &str, mail: &str, certs: &[Vec<u8>], smime: Option<&[u8]>) -> &mut Self {
+    pub fn person(
+        &mut self,
+        cn: &str,
+        mail: &str,
+        certs: &[Vec<u8>],
+        smime: Option<&[u8]>,
+    ) -> &mut Self {
         let mut e = format!(
             "dn: cn={cn},ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\ncn: {cn}\nsn: {cn}\nmail: {mail}\n"
         );
@@ -245,7 +255,14 @@ impl Ldif {
 
     /// A CA entry `cn=<cn>,ou=ac,…` (pkiCA, certificationAuthority-style attributes,
     /// deltaCRL) with its certificate, CRL, ARL and delta CRL.
-    pub fn ca(&mut self, cn: &str, cert: &[u8], crl: &[u8], arl: &[u8], delta: Option<&[u8]>) -> &mut Self {
+    pub fn ca(
+        &mut self,
+        cn: &str,
+        cert: &[u8],
+        crl: &[u8],
+        arl: &[u8],
+        delta: Option<&[u8]>,
+    ) -> &mut Self {
         let mut e = format!(
             "dn: cn={cn},ou=ac,{SUFFIX}\nobjectClass: applicationProcess\nobjectClass: pkiCA\n\
              objectClass: deltaCRL\ncn: {cn}\n\
