@@ -8,7 +8,10 @@
 //! - [`open`]: peel every layer of a received message (any nesting), verify every
 //!   signature and its chain *on every call* (nothing is cached), decrypt, and return the
 //!   clear MIME message with a [`Report`];
-//! - [`reply_level`]: the security level a reply or forward must keep.
+//! - [`reply_level`]: the security level a reply or forward must keep;
+//! - [`encrypt_to_addresses`] / [`sign_and_encrypt_to_addresses`]: resolve every
+//!   recipient address (local store, then directory) first; any missing certificate
+//!   stops the send with [`Error::UnresolvedRecipients`] naming every missing address.
 //!
 //! Keys reach the facade as [`mss_algs::keys::SigningKey`] / [`mss_algs::keys::DecryptionKey`]
 //! trait objects (software identities from `mss-token`, later smart cards); the algorithm
@@ -18,16 +21,26 @@
 
 mod error;
 mod open;
+mod recipients;
 mod report;
 mod send;
 
 pub use error::Error;
 pub use open::{OpenOptions, Opened, open};
+pub use recipients::{
+    DEFAULT_GUIDANCE, RecipientSources, ResolvedRecipient, SentToAddresses, UnresolvedAddress,
+    UnresolvedReason, UnresolvedRecipients, encrypt_to_addresses, resolve_recipients,
+    sign_and_encrypt_to_addresses,
+};
 pub use report::{
     CpsSigner, Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus,
     SignerInfo, reply_level,
 };
 pub use send::{EncryptOptions, SignOptions, encrypt, secure_reply, sign, sign_and_encrypt};
+
+/// The directory layer (LDAP client, local store, resolver) the send-to-addresses
+/// functions take their sources from.
+pub use mss_directory as directory;
 
 pub use mss_algs::cipher::ContentCipher;
 pub use mss_algs::digest::DigestAlgorithm;

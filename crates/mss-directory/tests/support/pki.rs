@@ -84,6 +84,18 @@ impl TestPki {
         self.ca.issue(&p).expect("issue").certificate().clone()
     }
 
+    /// An S/MIME identity (key and certificate) from the stock CA profile.
+    pub fn identity(
+        &self,
+        cn: &str,
+        email: &str,
+        usage: KeyUsageProfile,
+    ) -> mss_token::SoftwareIdentity {
+        let mut p = PersonProfile::new(cn, email);
+        p.usage = usage;
+        self.ca.issue(&p).expect("issue")
+    }
+
     /// A signing certificate whose CRL distribution point is `dp_url`.
     pub fn signer_with_dp(&self, cn: &str, email: &str, dp_url: &str) -> Certificate {
         let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).expect("key");
