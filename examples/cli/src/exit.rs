@@ -19,6 +19,12 @@ pub const CANNOT_DECRYPT: u8 = 12;
 pub const MALFORMED: u8 = 13;
 /// The algorithm policy refused the operation (see --allow-legacy).
 pub const POLICY: u8 = 14;
+/// `encrypt --to-address` / `lookup`: a recipient has no usable encryption certificate
+/// (every missing address is named on stderr; nothing was written).
+pub const MISSING_RECIPIENTS: u8 = 15;
+/// `encrypt --to-address` / `lookup`: the directory could not be reached and nothing
+/// was cached for an address (unknown, not missing).
+pub const DIRECTORY_UNREACHABLE: u8 = 16;
 
 /// The exit code `open` gives for a report.
 pub fn for_report(r: &Report) -> u8 {
