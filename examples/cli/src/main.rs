@@ -34,7 +34,7 @@ enum Command {
     /// Sign a message (detached multipart/signed by default).
     Sign(SignArgs),
     /// Encrypt a message to recipients (and to yourself), optionally signing it first.
-    Encrypt(EncryptArgs),
+    Encrypt(Box<EncryptArgs>),
     /// Open a received message: decrypt, verify, report.
     Open(OpenArgs),
     /// Show the whole journey with throwaway identities.
@@ -592,7 +592,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sign(a) => sign_cmd(a).map(|_| exit::OK),
-        Command::Encrypt(a) => encrypt_cmd(a).map(|_| exit::OK),
+        Command::Encrypt(a) => encrypt_cmd(*a).map(|_| exit::OK),
         Command::Open(a) => open_cmd(a),
         Command::Demo(a) => demo::run(a.dir.as_deref()).map(|_| exit::OK),
         Command::Lookup(a) => directory::lookup_cmd(a),
