@@ -109,9 +109,7 @@ fn directory(server: &Slapd) -> LdapDirectory {
 #[test]
 fn lookup_by_address_returns_every_certificate_and_the_encryption_one_first() {
     let p = people();
-    let Some(server) = Slapd::start(&p.ldif, None) else {
-        return;
-    };
+    let server = Slapd::start(&p.ldif, None);
     let dir = directory(&server);
     let lookup = dir.certificates_for("Alice@Sante.FR").expect("lookup");
     assert!(!lookup.truncated);
@@ -148,9 +146,7 @@ fn lookup_by_address_returns_every_certificate_and_the_encryption_one_first() {
 #[test]
 fn user_smime_certificate_bags_are_read() {
     let p = people();
-    let Some(server) = Slapd::start(&p.ldif, None) else {
-        return;
-    };
+    let server = Slapd::start(&p.ldif, None);
     let dir = directory(&server);
     let lookup = dir.certificates_for("bob@sante.fr").expect("lookup");
     assert_eq!(lookup.certificates, vec![p.bob.clone()]);
@@ -163,9 +159,7 @@ fn user_smime_certificate_bags_are_read() {
 #[test]
 fn missing_recipient_is_no_certificate() {
     let p = people();
-    let Some(server) = Slapd::start(&p.ldif, None) else {
-        return;
-    };
+    let server = Slapd::start(&p.ldif, None);
     let dir = directory(&server);
     let nobody = dir.certificates_for("nobody@sante.fr").expect("lookup");
     assert!(nobody.certificates.is_empty());
@@ -200,9 +194,7 @@ fn missing_recipient_is_no_certificate() {
 fn size_limited_answers_are_flagged_not_failed() {
     let p = people();
     // The GIP-CPS directory returned at most 10 entries; 12 entries share team@.
-    let Some(server) = Slapd::start(&p.ldif, Some(10)) else {
-        return;
-    };
+    let server = Slapd::start(&p.ldif, Some(10));
     let dir = directory(&server);
     let lookup = dir
         .certificates_for("team@sante.fr")
@@ -232,9 +224,7 @@ fn size_limited_answers_are_flagged_not_failed() {
     );
 
     // The client-side limit is honoured too.
-    let Some(unlimited) = Slapd::start(&p.ldif, None) else {
-        return;
-    };
+    let unlimited = Slapd::start(&p.ldif, None);
     let capped = LdapDirectory::new(LdapConfig::new(&unlimited.url(), SUFFIX).with_size_limit(3))
         .expect("config");
     assert!(
@@ -254,9 +244,7 @@ fn size_limited_answers_are_flagged_not_failed() {
 #[test]
 fn server_down_serves_the_cache_or_says_unreachable() {
     let p = people();
-    let Some(mut server) = Slapd::start(&p.ldif, None) else {
-        return;
-    };
+    let mut server = Slapd::start(&p.ldif, None);
     let dir = LdapDirectory::new(
         LdapConfig::new(&server.url(), SUFFIX).with_timeout(Duration::from_secs(5)),
     )
@@ -339,9 +327,7 @@ fn ca_entry_holds_certificate_crl_arl_and_delta() {
     let arl = pki.crl(3, &[], None);
     let mut ldif = Ldif::new();
     ldif.ca("Test CA", &pki.root_der(), &crl, &arl, Some(&delta));
-    let Some(server) = Slapd::start(ldif.text(), None) else {
-        return;
-    };
+    let server = Slapd::start(ldif.text(), None);
     let dir = directory(&server);
     let entry = dir
         .ca_entry(&format!("cn=Test CA,ou=ac,{SUFFIX}"))
@@ -382,9 +368,7 @@ fn revoked_signer_found_through_an_ldap_distribution_point() {
     let arl = pki.crl(5, &[], None);
     let mut ldif = Ldif::new();
     ldif.ca("Test CA", &pki.root_der(), &crl, &arl, Some(&delta));
-    let Some(server) = Slapd::start_on(port, ldif.text(), None) else {
-        return;
-    };
+    let server = Slapd::start_on(port, ldif.text(), None);
     // The client is configured for another base: the URL alone says where to go.
     let dir = LdapDirectory::new(LdapConfig::new(&server.url(), "ou=people,o=gip-cps,c=fr"))
         .expect("config");
@@ -483,9 +467,7 @@ fn configuration_and_bind_errors_are_typed() {
     ));
 
     let p = people();
-    let Some(server) = Slapd::start(&p.ldif, None) else {
-        return;
-    };
+    let server = Slapd::start(&p.ldif, None);
     let wrong = LdapDirectory::new(LdapConfig::new(&server.url(), SUFFIX).with_bind(
         &format!("cn=admin,{SUFFIX}"),
         Zeroizing::new("wrong".into()),

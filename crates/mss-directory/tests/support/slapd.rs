@@ -2,8 +2,8 @@
 //! temporary directory, the schemas mss needs (core — with pkiCA, certificationAuthority
 //! and deltaCRL — cosine, inetorgperson), data loaded with `slapadd` before start.
 //!
-//! Missing `slapd` fails the test under CI (`CI` set) and skips it with a message
-//! otherwise; `scripts/install-deps.sh` installs it.
+//! A missing `slapd` fails the test (it is never skipped), saying how to install it:
+//! `scripts/install-deps.sh` (Debian `slapd`, `ldap-utils`).
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -15,26 +15,26 @@ use std::time::{Duration, Instant};
 /// The suffix of the test directory, as the GIP-CPS directory had it.
 pub const SUFFIX: &str = "o=gip-cps,c=fr";
 
-/// Where slapd is, or `None` (after failing under CI).
-pub fn slapd_binary() -> Option<PathBuf> {
+/// Where slapd is; fails the test when it is not installed.
+pub fn slapd_binary() -> PathBuf {
     for p in ["/usr/sbin/slapd", "/usr/local/sbin/slapd"] {
         if Path::new(p).exists() {
-            return Some(PathBuf::from(p));
+            return PathBuf::from(p);
         }
     }
     if let Ok(path) = std::env::var("PATH") {
         for dir in std::env::split_paths(&path) {
             let p = dir.join("slapd");
             if p.exists() {
-                return Some(p);
+                return p;
             }
         }
     }
-    if std::env::var_os("CI").is_some() {
-        panic!("slapd is missing under CI: run scripts/install-deps.sh (Debian slapd, ldap-utils)");
-    }
-    eprintln!("SKIPPED: slapd not installed (run scripts/install-deps.sh)");
-    None
+    panic!(
+        "`slapd` (OpenLDAP) is required by the directory tests and is not installed.\n\
+         Install it with `bash scripts/install-deps.sh` (as root or with sudo), which \
+         installs Debian's slapd and ldap-utils without starting the system service."
+    );
 }
 
 fn slapadd_binary(slapd: &Path) -> PathBuf {
@@ -78,15 +78,15 @@ pub fn free_port() -> u16 {
 
 impl Slapd {
     /// Start a slapd with `ldif` loaded; `size_limit` caps answers to anonymous users
-    /// (`sizelimit` in slapd.conf). `None` when slapd is not installed (outside CI).
-    pub fn start(ldif: &str, size_limit: Option<u32>) -> Option<Slapd> {
+    /// (`sizelimit` in slapd.conf).
+    pub fn start(ldif: &str, size_limit: Option<u32>) -> Slapd {
         Self::start_on(free_port(), ldif, size_limit)
     }
 
     /// [`Slapd::start`] on a given port (chosen earlier with [`free_port`], e.g. to
     /// put it in certificates' distribution points).
-    pub fn start_on(port: u16, ldif: &str, size_limit: Option<u32>) -> Option<Slapd> {
-        let slapd = slapd_binary()?;
+    pub fn start_on(port: u16, ldif: &str, size_limit: Option<u32>) -> Slapd {
+        let slapd = slapd_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("db");
         std::fs::create_dir(&db).expect("db dir");
@@ -137,7 +137,7 @@ impl Slapd {
             port,
         };
         s.spawn();
-        Some(s)
+        s
     }
 
     fn spawn(&mut self) {
