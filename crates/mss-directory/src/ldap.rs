@@ -290,7 +290,6 @@ impl LdapDirectory {
     fn connect(&self, server: &str) -> Result<LdapConn, DirectoryError> {
         let settings = LdapConnSettings::new().set_conn_timeout(self.config.timeout);
         let mut conn = LdapConn::with_settings(settings, server).map_err(map_ldap_error)?;
-        conn.with_timeout(self.config.timeout);
         let own = server_of(&self.server).as_deref() == Some(server);
         if let (true, Some(bind)) = (own, &self.config.bind) {
             conn.with_timeout(self.config.timeout);

@@ -499,3 +499,24 @@ fn configuration_and_bind_errors_are_typed() {
         "password never in Debug"
     );
 }
+
+#[test]
+fn ldaps_to_an_untrusted_server_fails_closed() {
+    let p = people();
+    let server = Slapd::start_ldaps(&p.ldif);
+    assert!(server.url().starts_with("ldaps://"));
+    let dir = directory(&server);
+    // The server's self-signed certificate chains to no system root: the TLS handshake
+    // fails and nothing is read (no fallback to clear text).
+    match dir.certificates_for("alice@sante.fr") {
+        Err(DirectoryError::Unreachable(why)) => {
+            assert!(
+                why.to_ascii_lowercase().contains("certificate")
+                    || why.contains("tls")
+                    || why.contains("rustls"),
+                "{why}"
+            )
+        }
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+}

@@ -68,6 +68,8 @@ pub struct Slapd {
     slapd: PathBuf,
     /// The port it listens on (127.0.0.1).
     pub port: u16,
+    /// Listens for `ldaps://` (TLS from the first byte) instead of `ldap://`.
+    tls: bool,
 }
 
 /// A port free right now on 127.0.0.1.
@@ -86,6 +88,16 @@ impl Slapd {
     /// [`Slapd::start`] on a given port (chosen earlier with [`free_port`], e.g. to
     /// put it in certificates' distribution points).
     pub fn start_on(port: u16, ldif: &str, size_limit: Option<u32>) -> Slapd {
+        Self::start_with(port, ldif, size_limit, false)
+    }
+
+    /// A slapd listening for `ldaps://` only, with a self-signed server certificate
+    /// for 127.0.0.1 made by `openssl req` (so no client trusts it).
+    pub fn start_ldaps(ldif: &str) -> Slapd {
+        Self::start_with(free_port(), ldif, None, true)
+    }
+
+    fn start_with(port: u16, ldif: &str, size_limit: Option<u32>, tls: bool) -> Slapd {
         let slapd = slapd_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("db");
@@ -106,6 +118,36 @@ impl Slapd {
         conf.push_str(&format!("pidfile {}/slapd.pid\n", dir.path().display()));
         if let Some(n) = size_limit {
             conf.push_str(&format!("sizelimit {n}\n"));
+        }
+        if tls {
+            let key = dir.path().join("server.key");
+            let cert = dir.path().join("server.pem");
+            let out = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args([
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                ])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .output()
+                .expect("openssl (a test peer: scripts/install-deps.sh)");
+            assert!(
+                out.status.success(),
+                "openssl req: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            conf.push_str(&format!(
+                "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+                cert.display(),
+                key.display()
+            ));
         }
         conf.push_str(&format!(
             "database mdb\nmaxsize 67108864\nsuffix \"{SUFFIX}\"\nrootdn \"cn=admin,{SUFFIX}\"\n\
@@ -135,6 +177,7 @@ impl Slapd {
             dir,
             slapd,
             port,
+            tls,
         };
         s.spawn();
         s
@@ -146,7 +189,7 @@ impl Slapd {
             .arg("-f")
             .arg(&conf_path)
             .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .arg(format!("{}/", self.url()))
             .arg("-d")
             .arg("0")
             .stdin(Stdio::null())
@@ -176,9 +219,10 @@ impl Slapd {
         }
     }
 
-    /// `ldap://127.0.0.1:PORT`
+    /// `ldap://127.0.0.1:PORT` (`ldaps://` for a TLS server)
     pub fn url(&self) -> String {
-        format!("ldap://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "ldaps" } else { "ldap" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Stop the server (the port then refuses connections).
