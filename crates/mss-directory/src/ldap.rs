@@ -527,3 +527,109 @@ fn certificates_of_pkcs7(der: &[u8]) -> Option<Vec<Certificate>> {
             .unwrap_or_default(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ldap3::asn1::TagClass;
+
+    fn prim(id: u64, v: &[u8]) -> StructureTag {
+        StructureTag {
+            class: TagClass::Universal,
+            id,
+            payload: PL::P(v.to_vec()),
+        }
+    }
+
+    fn cons(class: TagClass, id: u64, inner: Vec<StructureTag>) -> StructureTag {
+        StructureTag {
+            class,
+            id,
+            payload: PL::C(inner),
+        }
+    }
+
+    fn entry(t: StructureTag) -> ResultEntry {
+        ResultEntry::new(t)
+    }
+
+    #[test]
+    fn entries_are_read_without_panicking() {
+        let good = cons(
+            TagClass::Application,
+            4,
+            vec![
+                prim(4, b"cn=a,o=b"),
+                cons(
+                    TagClass::Universal,
+                    16,
+                    vec![cons(
+                        TagClass::Universal,
+                        16,
+                        vec![
+                            prim(4, b"userCertificate;binary"),
+                            cons(TagClass::Universal, 17, vec![prim(4, &[0x30, 0x00])]),
+                        ],
+                    )],
+                ),
+            ],
+        );
+        let e = read_entry(entry(good))
+            .expect("well-formed")
+            .expect("an entry");
+        assert_eq!(e.values("usercertificate").count(), 1);
+        assert_eq!(e.values("mail").count(), 0);
+
+        // Hostile shapes: errors, never panics.
+        let hostile = [
+            cons(TagClass::Application, 4, vec![]),
+            cons(TagClass::Application, 4, vec![prim(4, b"dn")]),
+            cons(
+                TagClass::Application,
+                4,
+                vec![prim(4, &[0xff]), prim(4, b"x")],
+            ),
+            cons(
+                TagClass::Application,
+                4,
+                vec![
+                    prim(4, b"dn"),
+                    cons(TagClass::Universal, 16, vec![prim(4, b"x")]),
+                ],
+            ),
+            cons(
+                TagClass::Application,
+                4,
+                vec![
+                    prim(4, b"dn"),
+                    cons(
+                        TagClass::Universal,
+                        16,
+                        vec![cons(TagClass::Universal, 16, vec![prim(4, b"mail")])],
+                    ),
+                ],
+            ),
+            prim(4, b"not an entry"),
+        ];
+        for h in hostile {
+            assert!(matches!(
+                read_entry(entry(h)),
+                Err(DirectoryError::Malformed(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn servers_and_urls() {
+        let u = parse_server("ldap://annuaire.gip-cps.fr/o=gip-cps,c=fr").expect("url");
+        assert_eq!(server_of(&u).as_deref(), Some("ldap://annuaire.gip-cps.fr"));
+        let u = parse_server("ldaps://127.0.0.1:636").expect("url");
+        assert_eq!(server_of(&u).as_deref(), Some("ldaps://127.0.0.1:636"));
+        let u = parse_server("ldap:///cn=CA,o=x?certificateRevocationList;binary").expect("url");
+        assert_eq!(server_of(&u), None);
+        assert!(parse_server("http://x").is_err());
+        assert!(parse_server("not a url").is_err());
+        assert!(LdapDirectory::new(LdapConfig::new("ldap:///o=x", "o=x")).is_err());
+        assert!(LdapDirectory::new(LdapConfig::new("ldap://h", "o=x").with_size_limit(0)).is_err());
+    }
+}
