@@ -384,6 +384,36 @@ impl LdapDirectory {
             .collect())
     }
 
+    /// [`LdapDirectory::fetch_crls_by_url`] through the store's cache: a fetched
+    /// answer replaces the CRLs cached for that URL (lifetime `ttl`); when the server
+    /// cannot be reached, the CRLs cached for the URL are returned, even past their
+    /// lifetime (the validator still checks each CRL's nextUpdate), with `true` as
+    /// the second value. Without a cached copy the error stays
+    /// [`DirectoryError::Unreachable`].
+    pub fn fetch_crls_by_url_cached(
+        &self,
+        ldap_url: &str,
+        store: &crate::LocalStore,
+        now: std::time::SystemTime,
+        ttl: Duration,
+    ) -> Result<(Vec<Vec<u8>>, bool), DirectoryError> {
+        match self.fetch_crls_by_url(ldap_url) {
+            Ok(crls) => {
+                store.cache_crls(ldap_url, &crls, now, ttl)?;
+                Ok((crls, false))
+            }
+            Err(DirectoryError::Unreachable(why)) => {
+                let (cached, _) = store.crls_by_source(ldap_url, now)?;
+                if cached.is_empty() {
+                    Err(DirectoryError::Unreachable(why))
+                } else {
+                    Ok((cached, true))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every revocation list (CRL, ARL, delta CRL) of the CA entry `ca_dn` on the
     /// configured server.
     pub fn ca_crls(&self, ca_dn: &str) -> Result<Vec<Vec<u8>>, DirectoryError> {

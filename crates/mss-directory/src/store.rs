@@ -536,6 +536,45 @@ impl LocalStore {
         Ok(out)
     }
 
+    /// The stored CRLs fetched from `source` (a distribution-point URL), DER, with
+    /// whether every one of them is still within its cache lifetime at `now`.
+    pub fn crls_by_source(
+        &self,
+        source: &str,
+        now: SystemTime,
+    ) -> Result<(Vec<Vec<u8>>, bool), DirectoryError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT der, expires_at FROM crls WHERE source = ?1 ORDER BY delta, fetched_at",
+        )?;
+        let rows = stmt
+            .query_map(params![source], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<i64>>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let fresh = rows.iter().all(|(_, e)| e.is_none_or(|e| e > unix(now)));
+        Ok((rows.into_iter().map(|(d, _)| d).collect(), fresh))
+    }
+
+    /// Replace the CRLs cached from `source` by `crls` (each kept for `ttl`).
+    pub fn cache_crls(
+        &self,
+        source: &str,
+        crls: &[Vec<u8>],
+        now: SystemTime,
+        ttl: Duration,
+    ) -> Result<(), DirectoryError> {
+        let tx = self.conn.unchecked_transaction()?;
+        self.conn.execute(
+            "DELETE FROM crls WHERE source = ?1 AND origin = 'cache'",
+            params![source],
+        )?;
+        for der in crls {
+            self.put_crl(der, CrlOrigin::Cache(ttl), source, now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Every stored CRL.
     pub fn list_crls(&self) -> Result<Vec<StoredCrl>, DirectoryError> {
         let mut stmt = self.conn.prepare(

@@ -429,6 +429,26 @@ fn revoked_signer_found_through_an_ldap_distribution_point() {
     ));
     v.build(&good).expect("still good");
 
+    // Through the store's cache: fetched and cached; the server goes down, the cached
+    // CRL still answers (and says it comes from the cache).
+    let store = LocalStore::open_in_memory().expect("store");
+    let now = SystemTime::now();
+    let (c, from_cache) = dir
+        .fetch_crls_by_url_cached(&dp, &store, now, Duration::from_secs(3600))
+        .expect("online");
+    assert_eq!((c, from_cache), (vec![crl.clone()], false));
+    let mut server = server;
+    server.stop();
+    let (c, from_cache) = dir
+        .fetch_crls_by_url_cached(&dp, &store, now, Duration::from_secs(3600))
+        .expect("cached");
+    assert_eq!((c, from_cache), (vec![crl.clone()], true));
+    assert!(matches!(
+        dir.fetch_crls_by_url_cached(&delta_dp, &store, now, Duration::from_secs(3600)),
+        Err(DirectoryError::Unreachable(_))
+    ));
+    server.restart();
+
     // A distribution point naming a missing entry is an error, not an empty CRL set.
     let missing = format!(
         "ldap://127.0.0.1:{port}/cn=Nobody,ou=ac,o=gip-cps,c=fr?certificateRevocationList;binary?base?objectClass=pkiCA"
