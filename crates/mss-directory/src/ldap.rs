@@ -328,6 +328,12 @@ impl LdapDirectory {
             RC_SUCCESS => false,
             RC_SIZE_LIMIT_EXCEEDED => true,
             RC_NO_SUCH_OBJECT => return Err(DirectoryError::NoSuchEntry(base.to_owned())),
+            // timeLimitExceeded, busy, unavailable: the server cannot answer now.
+            rc @ (3 | 51 | 52) => {
+                return Err(DirectoryError::Unreachable(
+                    refused(rc, &result.1.text).to_string(),
+                ));
+            }
             rc => return Err(refused(rc, &result.1.text)),
         };
         let mut entries = Vec::new();

@@ -63,10 +63,9 @@ pub struct Resolution {
 }
 
 impl Resolution {
-    /// The best certificate.
-    pub fn best(&self) -> &Certificate {
-        // Never empty: the resolver builds no Resolution without a certificate.
-        &self.certificates[0]
+    /// The best certificate (the resolver never builds a resolution without one).
+    pub fn best(&self) -> Option<&Certificate> {
+        self.certificates.first()
     }
 
     /// A sentence for reports when the answer deserves a warning (cache served
@@ -207,6 +206,11 @@ impl<'a> Resolver<'a> {
             Ok(lookup) => {
                 let usable = encryption_certificates(&lookup.certificates, address, self.time);
                 if usable.is_empty() {
+                    // The directory says there is none: an older cached answer must not
+                    // come back later when the directory is down.
+                    if let Some(store) = self.store {
+                        store.forget_lookup(address).map_err(store_err)?;
+                    }
                     return Err(ResolveError::NoCertificate {
                         address: address.to_owned(),
                     });

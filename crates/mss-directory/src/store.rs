@@ -334,6 +334,21 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Forget the cached answer for `address` (imported certificates stay).
+    pub fn forget_lookup(&self, address: &str) -> Result<(), DirectoryError> {
+        let address = normalize_address(address);
+        let tx = self.conn.unchecked_transaction()?;
+        self.conn.execute(
+            "DELETE FROM addresses WHERE address = ?1 AND origin = 'cache'",
+            params![address],
+        )?;
+        self.conn
+            .execute("DELETE FROM lookups WHERE address = ?1", params![address])?;
+        self.drop_orphans()?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The cached answer for `address`, fresh or not (compare
     /// [`CachedLookup::expires_at`] with the time).
     pub fn cached_lookup(&self, address: &str) -> Result<Option<CachedLookup>, DirectoryError> {

@@ -175,6 +175,24 @@ fn cache_has_a_lifetime_and_is_purged() {
         Err(ResolveError::NoCertificate { .. })
     ));
 
+    // Forgetting an answer (the directory now says "none") drops it at once.
+    store
+        .cache_lookup(
+            "carol@sante.fr",
+            std::slice::from_ref(&enc),
+            "ldap://x (o=y)",
+            now,
+            Duration::from_secs(60),
+        )
+        .expect("cache");
+    store.forget_lookup("Carol@sante.fr").expect("forget");
+    assert!(
+        store
+            .cached_lookup("carol@sante.fr")
+            .expect("read")
+            .is_none()
+    );
+
     assert_eq!(
         store
             .purge_expired(now + Duration::from_secs(120))

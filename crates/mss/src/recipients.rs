@@ -166,8 +166,9 @@ pub struct SentToAddresses {
     pub warnings: Vec<String>,
 }
 
-/// Resolve every address (duplicates, compared case-insensitively, once). All or
-/// nothing: any address that does not resolve makes the call fail with
+/// Resolve every address (duplicates, compared case-insensitively, once), and return
+/// the recipients with the warnings to show (see [`SentToAddresses::warnings`]). All
+/// or nothing: any address that does not resolve makes the call fail with
 /// [`Error::UnresolvedRecipients`] naming every such address.
 pub fn resolve_recipients(
     addresses: &[&str],
@@ -193,14 +194,20 @@ pub fn resolve_recipients(
         }
         seen.push(key);
         match resolver.resolve(address.trim()) {
-            Ok(r) => {
-                warnings.extend(r.warning());
-                resolved.push(ResolvedRecipient {
+            Ok(r) => match r.best() {
+                Some(best) => {
+                    warnings.extend(r.warning());
+                    resolved.push(ResolvedRecipient {
+                        address: r.address.clone(),
+                        certificate: best.clone(),
+                        origin: r.origin.clone(),
+                    });
+                }
+                None => unresolved.push(UnresolvedAddress {
                     address: r.address.clone(),
-                    certificate: r.best().clone(),
-                    origin: r.origin,
-                });
-            }
+                    reason: UnresolvedReason::NoCertificate,
+                }),
+            },
             Err(e) => unresolved.push(UnresolvedAddress {
                 address: e.address().to_owned(),
                 reason: match e {
