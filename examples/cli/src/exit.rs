@@ -24,7 +24,7 @@ pub const POLICY: u8 = 14;
 pub const MISSING_RECIPIENTS: u8 = 15;
 /// `encrypt --to-address` / `lookup`: the directory could not be reached and nothing
 /// was cached for an address (unknown, not missing).
-pub const DIRECTORY_UNREACHABLE: u8 = 16;
+pub const DIRECTORY_UNREACHABLE: u8 = 17;
 
 /// The exit code `open` gives for a report.
 pub fn for_report(r: &Report) -> u8 {

@@ -290,7 +290,7 @@ fn lookup_and_encrypt_through_ldap() {
 
     // Directory down: the cached answer (from the send above) serves, with a warning
     // saying the directory is unreachable; an address never cached is "directory
-    // unreachable" (exit 16), not missing.
+    // unreachable" (exit 17), not missing.
     server.stop();
     let out = mss(
         d,
@@ -350,7 +350,7 @@ fn lookup_and_encrypt_through_ldap() {
         ],
         Some(DRAFT),
     );
-    assert_eq!(out.status.code(), Some(16), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(17), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(
         err.contains("directory unreachable") && err.contains("carol@sante.fr"),
@@ -374,5 +374,5 @@ fn lookup_and_encrypt_through_ldap() {
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(16), "{}", text(&out.stdout));
+    assert_eq!(out.status.code(), Some(17), "{}", text(&out.stdout));
 }
