@@ -256,7 +256,7 @@ pub fn lookup_cmd(a: LookupArgs) -> Result<u8, Failure> {
         _ => Some(a.store.open()?),
     };
     let now = std::time::SystemTime::now();
-    let mut code = exit::OK;
+    let (mut missing, mut unknown) = (false, false);
     for address in &a.addresses {
         let mut found: Vec<(Certificate, String)> = Vec::new();
         if let Some(s) = &store {
@@ -307,16 +307,23 @@ pub fn lookup_cmd(a: LookupArgs) -> Result<u8, Failure> {
         if let Some(why) = unreachable {
             println!("  directory unreachable: {why}");
             if usable.is_empty() {
-                code = code.max(exit::DIRECTORY_UNREACHABLE);
+                unknown = true;
                 continue;
             }
         }
         if usable.is_empty() {
             println!("  no certificate usable for encryption to {address}");
-            code = exit::MISSING_RECIPIENTS;
+            missing = true;
         }
     }
-    Ok(code)
+    // As for `encrypt`: a missing certificate outweighs an unreachable directory.
+    Ok(if missing {
+        exit::MISSING_RECIPIENTS
+    } else if unknown {
+        exit::DIRECTORY_UNREACHABLE
+    } else {
+        exit::OK
+    })
 }
 
 /// `mss store …`.
