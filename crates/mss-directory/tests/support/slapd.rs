@@ -185,6 +185,9 @@ impl Slapd {
 
     fn spawn(&mut self) {
         let conf_path = self.dir.path().join("slapd.conf");
+        // To a file, not a pipe nobody reads (a full pipe would block slapd).
+        let log_path = self.dir.path().join("slapd.log");
+        let log = std::fs::File::create(&log_path).expect("slapd log");
         let child = Command::new(&self.slapd)
             .arg("-f")
             .arg(&conf_path)
@@ -194,7 +197,7 @@ impl Slapd {
             .arg("0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .expect("spawn slapd");
         self.child = Some(child);
@@ -207,11 +210,7 @@ impl Slapd {
             if let Some(c) = self.child.as_mut()
                 && let Ok(Some(status)) = c.try_wait()
             {
-                let mut err = String::new();
-                if let Some(mut e) = c.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
-                }
+                let err = std::fs::read_to_string(&log_path).unwrap_or_default();
                 panic!("slapd exited ({status}): {err}");
             }
             assert!(Instant::now() < deadline, "slapd did not start listening");
