@@ -6,6 +6,8 @@
 #   softhsm2        -> `softhsm2-util` and the PKCS#11 module the card tests drive
 #   opensc          -> `pkcs11-tool` (lays out the test card)
 #   gcc, g++, valgrind, pkg-config, python3 -> the C ABI's example and Python binding
+#   slapd, ldap-utils -> OpenLDAP `slapd` + `ldapadd`/`ldapsearch` (mss-directory tests;
+#                   installed without starting the system service: the tests run their own)
 #
 # Debian/Ubuntu only (apt-get). Runs as root, or through sudo otherwise.
 # Idempotent: prints nothing and touches nothing when every tool is present.
@@ -24,11 +26,18 @@ declare -A PKG_OF=(
     [valgrind]=valgrind
     [pkg-config]=pkg-config
     [python3]=python3
+    [slapd]=slapd
+    [ldapsearch]=ldap-utils
 )
+
+# slapd lives in /usr/sbin, which a non-root PATH may lack.
+have() {
+    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]
+}
 
 missing=()
 for cmd in "${!PKG_OF[@]}"; do
-    if ! command -v "$cmd" >/dev/null 2>&1; then
+    if ! have "$cmd"; then
         pkg="${PKG_OF[$cmd]}"
         case " ${missing[*]-} " in
             *" $pkg "*) ;;
@@ -59,6 +68,20 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages (slapd) must not start system services: a temporary policy-rc.d denies it.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+    "${SUDO[@]}" chmod 755 "$policy"
+    own_policy=1
+fi
+cleanup_policy() {
+    if [ "$own_policy" -eq 1 ]; then
+        "${SUDO[@]}" rm -f "$policy"
+    fi
+}
+trap cleanup_policy EXIT
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"

@@ -15,7 +15,7 @@ section() {
 
 start=$SECONDS
 
-section "install-deps (openssl, NSS tools, SoftHSM2, OpenSC)"
+section "install-deps (openssl, NSS tools, SoftHSM2, OpenSC, OpenLDAP)"
 bash scripts/install-deps.sh
 for tool in openssl cmsutil certutil pk12util softhsm2-util pkcs11-tool; do
     printf '  %-9s %s\n' "$tool" "$(command -v "$tool")"

@@ -40,6 +40,10 @@ pub enum Error {
     /// The caller's request is inconsistent (e.g. no recipient).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// Some recipient addresses have no usable certificate, or could not be looked up
+    /// (directory unreachable): every such address is named; nothing was produced.
+    #[error("cannot encrypt: {0}")]
+    UnresolvedRecipients(crate::recipients::UnresolvedRecipients),
 }
 
 impl From<AlgError> for Error {

@@ -14,6 +14,9 @@
 //!   a request for a signed receipt (RFC 2634);
 //! - [`create_receipt`] / [`verify_receipt`]: ESS signed receipts;
 //! - [`create_mdn`] / [`verify_mdn`]: disposition notifications (RFC 8098, MSSanté).
+//! - [`encrypt_to_addresses`] / [`sign_and_encrypt_to_addresses`]: resolve every
+//!   recipient address (local store, then directory) first; any missing certificate
+//!   stops the send with [`Error::UnresolvedRecipients`] naming every missing address.
 //!
 //! Keys reach the facade as [`mss_algs::keys::SigningKey`] / [`mss_algs::keys::DecryptionKey`]
 //! trait objects (software identities from `mss-token`, later smart cards); the algorithm
@@ -27,6 +30,7 @@ mod mdn;
 mod open;
 mod protected;
 mod receipt;
+mod recipients;
 mod report;
 mod send;
 pub mod trust;
@@ -46,12 +50,21 @@ pub use receipt::{
     ReceiptRequestReport, ReceiptStatus, ReceiptVerification, SignedReceipt, create_receipt,
     verify_receipt,
 };
+pub use recipients::{
+    DEFAULT_GUIDANCE, RecipientSources, ResolvedRecipient, SentToAddresses, UnresolvedAddress,
+    UnresolvedReason, UnresolvedRecipients, encrypt_to_addresses, resolve_recipients,
+    sign_and_encrypt_to_addresses,
+};
 pub use report::{
     CpsSigner, Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus,
     SignerInfo, reply_level,
 };
 pub use send::{EncryptOptions, SignOptions, encrypt, secure_reply, sign, sign_and_encrypt};
 pub use trust::{RevocationOptions, RevocationReport, RevocationState, TimeSource};
+
+/// The directory layer (LDAP client, local store, resolver) the send-to-addresses
+/// functions take their sources from.
+pub use mss_directory as directory;
 
 pub use mss_algs::cipher::ContentCipher;
 pub use mss_algs::digest::DigestAlgorithm;

@@ -22,6 +22,12 @@ pub const POLICY: u8 = 14;
 /// `sign --keystore`: the key store cannot sign (degraded mode, or no --identity):
 /// signing needs the card.
 pub const SIGNING_NEEDS_CARD: u8 = 16;
+/// `encrypt --to-address` / `lookup`: a recipient has no usable encryption certificate
+/// (every missing address is named on stderr; nothing was written).
+pub const MISSING_RECIPIENTS: u8 = 15;
+/// `encrypt --to-address` / `lookup`: the directory could not be reached and nothing
+/// was cached for an address (unknown, not missing).
+pub const DIRECTORY_UNREACHABLE: u8 = 17;
 
 /// The exit code `open` gives for a report.
 pub fn for_report(r: &Report) -> u8 {

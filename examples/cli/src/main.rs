@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod directory;
 mod exit;
 mod keystore;
 mod mdn;
@@ -37,7 +38,7 @@ enum Command {
     /// Sign a message (detached multipart/signed by default).
     Sign(SignArgs),
     /// Encrypt a message to recipients (and to yourself), optionally signing it first.
-    Encrypt(EncryptArgs),
+    Encrypt(Box<EncryptArgs>),
     /// Open a received message: decrypt, verify, report.
     Open(OpenArgs),
     /// Show the whole journey with throwaway identities.
@@ -53,6 +54,10 @@ enum Command {
     /// Disposition notifications (RFC 8098, MSSanté): answer, check a received one.
     #[command(subcommand)]
     Mdn(mdn::MdnCommand),
+    /// Look recipients' certificates up (local store, LDAP directory) and show them.
+    Lookup(directory::LookupArgs),
+    /// Manage the local certificate store (import, list, remove).
+    Store(directory::StoreCommandArgs),
 }
 
 #[derive(Args)]
@@ -122,8 +127,25 @@ struct SignArgs {
 #[derive(Args)]
 struct EncryptArgs {
     /// A recipient's certificate (PEM or DER). Repeat for several recipients.
-    #[arg(long = "to", value_name = "CERT", required = true)]
+    /// At least one --to or --to-address.
+    #[arg(
+        long = "to",
+        value_name = "CERT",
+        required_unless_present = "to_address"
+    )]
     to: Vec<PathBuf>,
+    /// A recipient's e-mail address, resolved in the local store then the directory
+    /// (--ldap); repeatable, mixes with --to. A missing certificate stops the send
+    /// (exit 15) naming every missing address; nothing is written.
+    #[arg(long = "to-address", value_name = "ADDRESS")]
+    to_address: Vec<String>,
+    /// What to tell the user about missing certificates (default: how to obtain them).
+    #[arg(long = "missing-guidance", value_name = "TEXT")]
+    missing_guidance: Option<String>,
+    #[command(flatten)]
+    ldap: directory::LdapArgs,
+    #[command(flatten)]
+    store: directory::StoreArgs,
     /// Sign first with this identity (PKCS#12 or PEM file, or a `pkcs11:` URI); its
     /// certificate (a card's decryption certificate) also receives a copy.
     #[arg(long = "sign-with", value_name = "ID")]
@@ -219,6 +241,12 @@ impl From<mss::Error> for Failure {
             mss::Error::NotARecipient { .. } | mss::Error::DecryptionFailed => exit::CANNOT_DECRYPT,
             mss::Error::Malformed(_) | mss::Error::Unsupported(_) => exit::MALFORMED,
             mss::Error::PolicyViolation { .. } => exit::POLICY,
+            mss::Error::UnresolvedRecipients(u) if !u.missing().is_empty() => {
+                exit::MISSING_RECIPIENTS
+            }
+            mss::Error::UnresolvedRecipients(u) if !u.unreachable().is_empty() => {
+                exit::DIRECTORY_UNREACHABLE
+            }
             _ => exit::FAILURE,
         };
         Failure::new(code, e.to_string())
@@ -508,6 +536,12 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
     for p in &a.to {
         recipients.push(load_one_cert(p)?);
     }
+    recipients.extend(directory::resolve_addresses(
+        &a.to_address,
+        &a.ldap,
+        &a.store,
+        a.missing_guidance.as_deref(),
+    )?);
     let sender_cert = a.sender_cert.as_deref().map(load_one_cert).transpose()?;
     let input = read_input(&a.io.input)?;
     let pol = policy(a.allow_legacy);
@@ -631,13 +665,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sign(a) => sign_cmd(a).map(|_| exit::OK),
-        Command::Encrypt(a) => encrypt_cmd(a).map(|_| exit::OK),
+        Command::Encrypt(a) => encrypt_cmd(*a).map(|_| exit::OK),
         Command::Open(a) => open_cmd(a),
         Command::Demo(a) => demo::run(a.dir.as_deref()).map(|_| exit::OK),
         Command::Keystore(a) => keystore::run_keystore(a).map(|_| exit::OK),
         Command::Delegate(a) => keystore::run_delegate(a).map(|_| exit::OK),
         Command::Receipt(c) => receipt::run(c),
         Command::Mdn(c) => mdn::run(c),
+        Command::Lookup(a) => directory::lookup_cmd(a),
+        Command::Store(a) => directory::store_cmd(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
