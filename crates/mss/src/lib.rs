@@ -16,16 +16,19 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod capabilities;
+pub mod coverage;
 mod error;
 mod open;
 mod report;
 mod send;
 
+pub use capabilities::{preferred_cipher, reply_cipher};
 pub use error::Error;
-pub use open::{OpenOptions, Opened, open};
+pub use open::{OpenOptions, Opened, certificate_email, open};
 pub use report::{
-    CpsSigner, Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus,
-    SignerInfo, reply_level,
+    CpsSigner, Layer, LayerKind, PartCoverage, Report, SecurityLevel, SignatureReport,
+    SignatureStatus, SignerInfo, reply_level,
 };
 pub use send::{EncryptOptions, SignOptions, encrypt, secure_reply, sign, sign_and_encrypt};
 
