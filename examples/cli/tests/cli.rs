@@ -1370,9 +1370,11 @@ fn a_trust_bundle_with_several_authorities() {
         "eve.eml",
     ])
     .ok();
-    for (file, email) in [
-        ("alice.eml", "alice@example.test"),
-        ("eve.eml", "eve@example.test"),
+    // Eve signs a draft whose From is Alice: valid and trusted, but a signer mismatch,
+    // which never exits 0 (15).
+    for (file, email, code) in [
+        ("alice.eml", "alice@example.test", 0),
+        ("eve.eml", "eve@example.test", 15),
     ] {
         let run = d.mss(&[
             "open",
@@ -1383,8 +1385,13 @@ fn a_trust_bundle_with_several_authorities() {
             "--report-json",
             "r.json",
         ]);
-        run.ok();
-        assert_one_signature(&d.report("r.json"), "valid", email);
+        run.expect_code(code);
+        let report = d.report("r.json");
+        assert_one_signature(&report, "valid", email);
+        let mismatch = report["warnings"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w == "signer-mismatch"));
+        assert_eq!(mismatch, code == 15, "{report}");
     }
     // Repeated --trust, PEM and DER.
     d.mss(&[
