@@ -6,6 +6,8 @@
 #   softhsm2        -> `softhsm2-util` and the PKCS#11 module the card tests drive
 #   opensc          -> `pkcs11-tool` (lays out the test card)
 #   gcc, g++, valgrind, pkg-config, python3 -> the C ABI's example and Python binding
+#   cargo-deny      -> supply-chain checks (not a Debian package: `cargo install --locked`,
+#                      about 7.5 minutes of build on a 2-core machine, once)
 #
 # Debian/Ubuntu only (apt-get). Runs as root, or through sudo otherwise.
 # Idempotent: prints nothing and touches nothing when every tool is present.
@@ -25,6 +27,13 @@ declare -A PKG_OF=(
     [pkg-config]=pkg-config
     [python3]=python3
 )
+
+# cargo-deny is a Rust tool, built from crates.io into ~/.cargo/bin.
+CARGO_DENY_VERSION=0.20.2
+if ! cargo deny --version >/dev/null 2>&1; then
+    echo "install-deps: installing cargo-deny $CARGO_DENY_VERSION (cargo install --locked, several minutes)"
+    cargo install --locked --quiet "cargo-deny@$CARGO_DENY_VERSION"
+fi
 
 missing=()
 for cmd in "${!PKG_OF[@]}"; do
