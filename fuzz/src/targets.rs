@@ -14,8 +14,11 @@ use mss_cms::{ber, enveloped, signed};
 use mss_token::SoftwareIdentity;
 use x509_cert::Certificate;
 
+/// A target body.
+pub type Body = fn(&[u8]);
+
 /// The targets, by the name of their `fuzz/fuzz_targets/<name>.rs` file and corpus folder.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("cms", cms),
     ("mime", mime_parse),
     ("x509", x509),

@@ -8,7 +8,13 @@
 //! - [`open`]: peel every layer of a received message (any nesting), verify every
 //!   signature and its chain *on every call* (nothing is cached), decrypt, and return the
 //!   clear MIME message with a [`Report`];
-//! - [`reply_level`]: the security level a reply or forward must keep.
+//! - [`reply_level`]: the security level a reply or forward must keep;
+//! - [`coverage`]: which displayed parts the signatures cover (`partial-signature`,
+//!   nested signed layers, signer vs From/Sender);
+//! - [`capabilities`]: AES-GCM when every recipient announced it ([`preferred_cipher`],
+//!   [`reply_cipher`]).
+//!
+//! What each warning means and the threat model: `docs/security.md`.
 //!
 //! Keys reach the facade as [`mss_algs::keys::SigningKey`] / [`mss_algs::keys::DecryptionKey`]
 //! trait objects (software identities from `mss-token`, later smart cards); the algorithm
