@@ -19,6 +19,9 @@
 //! - Signed wrappers are transparent in part paths: the content of a `multipart/signed`
 //!   at path `2` is still path `2`; the parts of a multipart at path `2` are `2.1`, `2.2`…
 //!   (the whole message is the empty path).
+//! - A part that cannot be parsed (a multipart without boundary, a broken nested
+//!   signature…) is listed as one opaque leaf covered only by the signatures around it,
+//!   and warned as `malformed-part`; the caps below still fail the open.
 //! - Encrypted parts nested inside the displayed message are **not** decrypted (EFAIL's
 //!   direct exfiltration needs a client that decrypts a part and displays it next to
 //!   attacker-controlled parts); they are listed as leaves and warned as
@@ -141,7 +144,39 @@ fn child(path: &str, i: usize) -> String {
     }
 }
 
+/// Errors that are caps on the work done: they fail the open. Other MIME errors inside
+/// the displayed message make the part an opaque leaf (`malformed-part`).
+fn is_cap(e: &mime::MimeError) -> bool {
+    matches!(
+        e,
+        mime::MimeError::TooDeep
+            | mime::MimeError::TooManyParts
+            | mime::MimeError::TooManyFields
+            | mime::MimeError::LineTooLong
+    )
+}
+
+/// The content type an unparsable entity declares, if its header can be read.
+fn essence_of(entity: &[u8]) -> String {
+    let (h, _) = mime::split_header_body(entity);
+    Headers::parse(h)
+        .map(|h| h.content_type().essence())
+        .unwrap_or_else(|_| "application/octet-stream".into())
+}
+
 impl Walk<'_> {
+    /// A part that cannot be parsed: listed as one opaque leaf, covered only by the
+    /// signatures around it (never by a signature it may contain), with a warning.
+    fn malformed(
+        &mut self,
+        path: String,
+        content_type: String,
+        covering: &[usize],
+    ) -> Result<(), Error> {
+        self.verifier.warn("malformed-part");
+        self.leaf(path, content_type, covering)
+    }
+
     fn leaf(
         &mut self,
         path: String,
@@ -174,14 +209,20 @@ impl Walk<'_> {
                 "MIME parts nested deeper than {MAX_PART_DEPTH} levels"
             )));
         }
-        let (headers, kind) = mime::classify(entity)?;
+        let (headers, kind) = match mime::classify(entity) {
+            Ok(x) => x,
+            Err(e) if is_cap(&e) => return Err(e.into()),
+            Err(_) => return self.malformed(path, essence_of(entity), &covering),
+        };
         match kind {
             SmimeEntity::MultipartSigned {
                 signed_part,
                 signature,
                 ..
             } => {
-                let sd = parse_signed(&signature)?;
+                let Ok(sd) = parse_signed(&signature) else {
+                    return self.malformed(path, "multipart/signed".into(), &covering);
+                };
                 self.nested_signatures = true;
                 let sigs = self.verifier.verify_nested(
                     &path,
@@ -197,12 +238,17 @@ impl Walk<'_> {
                 self.walk(&signed_part, path, inner, mailboxes, depth + 1)
             }
             SmimeEntity::Pkcs7Mime { der, .. } => {
-                let ci = ContentInfo::from_ber(&der)?;
+                let essence = headers.content_type().essence();
+                let Ok(ci) = ContentInfo::from_ber(&der) else {
+                    return self.malformed(path, essence, &covering);
+                };
                 match ci.kind() {
                     ContentType::SignedData => {
-                        let sd = signed::parse(&ci.content)?;
+                        let Ok(sd) = signed::parse(&ci.content) else {
+                            return self.malformed(path, essence, &covering);
+                        };
                         if sd.signers.is_empty() {
-                            return self.leaf(path, headers.content_type().essence(), &covering);
+                            return self.leaf(path, essence, &covering);
                         }
                         self.nested_signatures = true;
                         let sigs = self.verifier.verify_nested(
@@ -222,7 +268,7 @@ impl Walk<'_> {
                     }
                     _ => {
                         self.verifier.warn("nested-encryption-not-opened");
-                        self.leaf(path, headers.content_type().essence(), &covering)
+                        self.leaf(path, essence, &covering)
                     }
                 }
             }
@@ -231,10 +277,14 @@ impl Walk<'_> {
                 let essence = ct.essence();
                 let (_, body) = mime::split_header_body(entity);
                 if essence.starts_with("multipart/") {
-                    let boundary = ct
-                        .param("boundary")
-                        .ok_or_else(|| Error::Malformed(format!("{essence} without a boundary")))?;
-                    let parts = mime::split_multipart(body, boundary)?;
+                    let Some(boundary) = ct.param("boundary") else {
+                        return self.malformed(path, essence, &covering);
+                    };
+                    let parts = match mime::split_multipart(body, boundary) {
+                        Ok(p) => p,
+                        Err(e) if is_cap(&e) => return Err(e.into()),
+                        Err(_) => return self.malformed(path, essence, &covering),
+                    };
                     for (i, p) in parts.iter().enumerate() {
                         self.walk(p, child(&path, i), covering.clone(), mailboxes, depth + 1)?;
                     }

@@ -324,3 +324,31 @@ fn an_unsigned_plain_message_has_one_uncovered_part_and_no_warning() {
     assert!(r.parts[0].signed_by.is_empty());
     assert!(!r.is_signed());
 }
+
+#[test]
+fn a_broken_nested_part_is_an_opaque_uncovered_leaf() {
+    let p = pki();
+    let signed = signed_part(&p.alice, "real");
+    let text = String::from_utf8(signed).expect("ASCII");
+    // Break the nested signature's base64: the part cannot be verified, so it covers
+    // nothing, and the message still opens.
+    let at = text.find("smime.p7s\r\n\r\n").expect("signature part") + 13;
+    let mut broken = text.into_bytes();
+    broken[at + 10] = b'!';
+    let msg = mixed(
+        FROM_ALICE,
+        &[
+            b"Content-Type: text/plain\r\n\r\nhi\r\n",
+            &broken,
+            b"Content-Type: multipart/alternative\r\n\r\nno boundary\r\n",
+        ],
+    );
+    let r = open(&msg, None);
+    assert!(warned(&r, "malformed-part"), "{:?}", r.warnings);
+    assert!(!warned(&r, "partial-signature"));
+    assert!(r.signatures.is_empty());
+    assert_eq!(r.parts.len(), 3);
+    assert_eq!(r.parts[1].content_type, "multipart/signed");
+    assert_eq!(r.parts[2].content_type, "multipart/alternative");
+    assert!(r.parts.iter().all(|p| p.signed_by.is_empty()));
+}
