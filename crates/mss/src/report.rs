@@ -137,12 +137,15 @@ impl Report {
                 .iter()
                 .all(|s| s.status == SignatureStatus::Valid)
     }
-    /// True when every displayed part is covered by at least one signature and every
-    /// signature is valid and trusted: what the CLI's exit 0 means for a signed message.
+    /// True when every displayed part is covered by at least one signature, every
+    /// signature is valid and trusted, and neither `partial-signature` nor
+    /// `signer-mismatch` was warned: what the CLI's exit 0 means for a signed message.
     pub fn fully_signed(&self) -> bool {
         self.all_signatures_valid()
             && !self.parts.is_empty()
             && self.parts.iter().all(|p| !p.signed_by.is_empty())
+            && !self.has_warning("partial-signature")
+            && !self.has_warning("signer-mismatch")
     }
     /// Does the report carry a warning named `name` (exactly, or `name: …`)?
     pub fn has_warning(&self, name: &str) -> bool {
