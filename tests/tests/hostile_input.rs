@@ -4,34 +4,15 @@
 //! `mss_cms::mime::{MAX_FIELD_LEN, MAX_FIELDS, MAX_PARTS, MAX_DEPTH}`,
 //! `mss::coverage::{MAX_PART_DEPTH, MAX_TOTAL_PARTS}`, `mss::open::MAX_LAYERS`).
 
-use std::sync::OnceLock;
-
 use mss::{Certificate, OpenOptions, Opened, SignOptions, SignatureStatus};
 use mss_cms::content::ContentInfo;
 use mss_cms::mime::{self, Headers};
 use mss_cms::{ber, signed};
 use mss_tests::der::{self as tree, Node, Value};
-use mss_token::SoftwareIdentity;
-use mss_token::ca::{CertificateAuthority, PersonProfile};
+use mss_tests::soft::{SoftPki, soft_pki};
 
-struct Pki {
-    ca: CertificateAuthority,
-    alice: SoftwareIdentity,
-    bob: SoftwareIdentity,
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let ca = CertificateAuthority::new("Hostile CA", 2048).expect("CA");
-        let alice = ca
-            .issue(&PersonProfile::new("Alice", "alice@example.test"))
-            .expect("alice");
-        let bob = ca
-            .issue(&PersonProfile::new("Bob", "bob@example.test"))
-            .expect("bob");
-        Pki { ca, alice, bob }
-    })
+fn pki() -> &'static SoftPki {
+    soft_pki()
 }
 
 fn anchors() -> Vec<Certificate> {
@@ -51,6 +32,20 @@ fn open(msg: &[u8]) -> Result<Opened, mss::Error> {
 
 const DRAFT: &[u8] =
     b"From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: s\r\n\r\nHello Bob.\r\n";
+
+/// DRAFT signed by Alice as an opaque SignedData: the DER ContentInfo.
+fn alice_opaque_der() -> Vec<u8> {
+    let opaque = mss::sign(
+        DRAFT,
+        &pki().alice,
+        &SignOptions {
+            opaque: true,
+            ..Default::default()
+        },
+    )
+    .expect("sign");
+    mss_tests::mime::parse(&opaque).base64_body()
+}
 
 fn is_typed_malformed(e: &mss::Error) -> bool {
     matches!(e, mss::Error::Malformed(_) | mss::Error::Unsupported(_))
@@ -265,16 +260,7 @@ fn truncation_at_every_byte() {
         }
     }
     // A strict prefix of a DER ContentInfo is always an error.
-    let opaque = mss::sign(
-        DRAFT,
-        &p.alice,
-        &SignOptions {
-            opaque: true,
-            ..Default::default()
-        },
-    )
-    .expect("sign");
-    let der = mss_tests::mime::parse(&opaque).base64_body();
+    let der = alice_opaque_der();
     for i in 0..der.len() {
         assert!(ContentInfo::from_ber(&der[..i]).is_err(), "cut at {i}");
     }
@@ -350,17 +336,7 @@ fn absurd_oids_and_integers() {
         assert!(is_typed_malformed(&e), "{e:?}");
     }
     // A SignedData whose version INTEGER is a megabyte, and whose signer serial is 100 kB.
-    let p = pki();
-    let opaque = mss::sign(
-        DRAFT,
-        &p.alice,
-        &SignOptions {
-            opaque: true,
-            ..Default::default()
-        },
-    )
-    .expect("sign");
-    let der = mss_tests::mime::parse(&opaque).base64_body();
+    let der = alice_opaque_der();
     let mut ci = Node::parse(&der);
     *tree::signed_data::body(&mut ci).children_mut()[0].bytes_mut() = vec![0x7f; 1 << 20];
     let e = open(&ci.to_der()).expect_err("huge version");
@@ -439,16 +415,7 @@ fn a_certificate_with_ten_thousand_extensions() {
     }
     // Swapped into a signed message: the signature still verifies with the key, but the
     // certificate's own signature no longer does, so the signer is never valid.
-    let opaque = mss::sign(
-        DRAFT,
-        &p.alice,
-        &SignOptions {
-            opaque: true,
-            ..Default::default()
-        },
-    )
-    .expect("sign");
-    let der = mss_tests::mime::parse(&opaque).base64_body();
+    let der = alice_opaque_der();
     let mut ci = Node::parse(&der);
     let certs = tree::signed_data::certificates(&mut ci).expect("certificates");
     let alice_node = Node::parse(&alice_der);

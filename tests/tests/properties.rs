@@ -11,8 +11,6 @@
 //! arbitrary input) live next to it in `mss-cms/src/mime`; the CMS engine's random
 //! round trips in `mss-cms/tests/engine.rs`.
 
-use std::sync::OnceLock;
-
 use proptest::prelude::*;
 
 use mss::{Certificate, ContentCipher, KeyTransport, LegacyPolicy, SignOptions, StandardPolicy};
@@ -22,27 +20,10 @@ use mss_cms::content::ContentInfo;
 use mss_cms::enveloped::{self, Recipient};
 use mss_cms::mime;
 use mss_cms::signed::{self, SignParams, SignerSpec};
-use mss_token::SoftwareIdentity;
-use mss_token::ca::{CertificateAuthority, PersonProfile};
+use mss_tests::soft::{SoftPki, soft_pki};
 
-struct Pki {
-    ca: CertificateAuthority,
-    alice: SoftwareIdentity,
-    bob: SoftwareIdentity,
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let ca = CertificateAuthority::new("Properties CA", 2048).expect("CA");
-        let alice = ca
-            .issue(&PersonProfile::new("Alice", "alice@example.test"))
-            .expect("alice");
-        let bob = ca
-            .issue(&PersonProfile::new("Bob", "bob@example.test"))
-            .expect("bob");
-        Pki { ca, alice, bob }
-    })
+fn pki() -> &'static SoftPki {
+    soft_pki()
 }
 
 fn config() -> ProptestConfig {
