@@ -41,25 +41,14 @@ fn assert_no_secret(what: &str, shown: &str, secret: &[u8]) {
     }
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).expect("ASCII"));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
 #[test]
 fn private_keys_do_not_show_in_debug() {
     let key = std::fs::read(vectors().join("BobPrivRSAEncrypt.pri")).expect("key");
     let cert = std::fs::read(vectors().join("BobRSASignByCarl.cer")).expect("cert");
-    let id = SoftwareIdentity::from_pem(
-        &format!("{}{}", pem("PRIVATE KEY", &key), pem("CERTIFICATE", &cert)),
-        None,
+    let id = SoftwareIdentity::from_parts_any(
+        der::Decode::from_der(&cert).expect("certificate"),
+        Vec::new(),
+        SoftwarePrivateKey::from_pkcs8_der(&key).expect("key"),
     )
     .expect("Bob");
     // The PKCS#8 DER minus its first 30 bytes (version, algorithm: public) is secret.
