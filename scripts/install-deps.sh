@@ -8,6 +8,8 @@
 #   gcc, g++, valgrind, pkg-config, python3 -> the C ABI's example and Python binding
 #   slapd, ldap-utils -> OpenLDAP `slapd` + `ldapadd`/`ldapsearch` (mss-directory tests;
 #                   installed without starting the system service: the tests run their own)
+#   cargo-deny      -> supply-chain checks (not a Debian package: `cargo install --locked`,
+#                      about 7.5 minutes of build on a 2-core machine, once)
 #
 # Debian/Ubuntu only (apt-get). Runs as root, or through sudo otherwise.
 # Idempotent: prints nothing and touches nothing when every tool is present.
@@ -34,6 +36,12 @@ declare -A PKG_OF=(
 have() {
     command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]
 }
+# cargo-deny is a Rust tool, built from crates.io into ~/.cargo/bin.
+CARGO_DENY_VERSION=0.20.2
+if ! cargo deny --version >/dev/null 2>&1; then
+    echo "install-deps: installing cargo-deny $CARGO_DENY_VERSION (cargo install --locked, several minutes)"
+    cargo install --locked --quiet "cargo-deny@$CARGO_DENY_VERSION"
+fi
 
 missing=()
 for cmd in "${!PKG_OF[@]}"; do

@@ -22,6 +22,15 @@ for tool in openssl cmsutil certutil pk12util softhsm2-util pkcs11-tool; do
 done
 openssl version
 
+section "cargo deny (licences, duplicate crates, sources; advisories when reachable)"
+if cargo deny fetch db >/dev/null 2>&1; then
+    cargo deny check advisories bans licenses sources
+else
+    echo "  !! the RustSec advisory database cannot be fetched from here (no network to its"
+    echo "  !! git host): advisories are NOT checked in this run; see deny.toml"
+    cargo deny check bans licenses sources
+fi
+
 section "cargo fmt --check"
 cargo fmt --all -- --check
 

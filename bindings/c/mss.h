@@ -835,13 +835,27 @@ bool mss_report_is_signed(const struct mss_report *report);
 
 /**
  * True when there is at least one signature and every one is `MSS_SIGNATURE_VALID`.
- * False if `report` is NULL.
+ * False if `report` is NULL. This does not say that the signatures cover the whole
+ * message: see [`mss_report_is_fully_signed`].
  *
  * # Safety
  *
  * `report` must be NULL or a live report.
  */
 bool mss_report_all_signatures_valid(const struct mss_report *report);
+
+/**
+ * True when the whole displayed message is covered by signatures that are all valid
+ * and trusted, with no `partial-signature` and no `signer-mismatch` warning: what the
+ * CLI's exit 0 means for a signed message. Prefer it to
+ * [`mss_report_all_signatures_valid`], which stays true for a valid signed part inside
+ * an unsigned message. False if `report` is NULL or the message is not signed.
+ *
+ * # Safety
+ *
+ * `report` must be NULL or a live report.
+ */
+bool mss_report_is_fully_signed(const struct mss_report *report);
 
 /**
  * The number of signers, over every signed layer; 0 if `report` is NULL.

@@ -11,11 +11,13 @@
 //! - [`mime`]: just enough MIME to move CMS between S/MIME messages (what mss speaks)
 //!   and raw DER/BER (what `cmsutil` speaks).
 //! - [`der`]: a minimal DER tree, to tamper with CMS structures in precise places.
+//! - [`soft`]: an in-memory PKI (CA, Alice, Bob) made with `mss_token::ca`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod der;
 pub mod mime;
+pub mod soft;
 
 use std::ffi::OsStr;
 use std::io::Write;

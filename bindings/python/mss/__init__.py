@@ -331,6 +331,12 @@ class Report(_Handle):
         return bool(lib.mss_report_all_signatures_valid(self._ptr))
 
     @property
+    def fully_signed(self) -> bool:
+        """The whole displayed message is covered by valid, trusted signatures, with no
+        partial-signature or signer-mismatch warning (the CLI's exit 0 when signed)."""
+        return bool(lib.mss_report_is_fully_signed(self._ptr))
+
+    @property
     def content_cipher(self) -> Optional[str]:
         """e.g. `aes-256-cbc`, or None when not encrypted."""
         return _s(lib.mss_report_content_cipher(self._ptr))

@@ -101,6 +101,7 @@ def _load() -> ctypes.CDLL:
         "mss_report_is_authenticated_encryption": (c_bool, [p]),
         "mss_report_is_signed": (c_bool, [p]),
         "mss_report_all_signatures_valid": (c_bool, [p]),
+        "mss_report_is_fully_signed": (c_bool, [p]),
         "mss_report_signature_count": (c_size_t, [p]),
         "mss_report_signature_status": (c_uint32, [p, c_size_t]),
         "mss_report_signer_subject": (c_char_p, [p, c_size_t]),

@@ -48,6 +48,7 @@ def test_sign_encrypt_open(ctx, alice, bob, pki):
         assert r.content_cipher == "aes-256-gcm"
         assert r.key_transport == "rsa-oaep-sha256"
         assert r.all_signatures_valid
+        assert r.fully_signed
         [sig] = r.signatures
         assert sig.valid and sig.status is mss.SignatureStatus.VALID
         assert sig.email == "alice@example.org"

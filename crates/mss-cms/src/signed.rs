@@ -325,12 +325,20 @@ pub fn parse(signed_data_tlv: &[u8]) -> Result<ParsedSignedData, CmsError> {
     }
     let fields = ber::split_tlvs(&signed_data_tlv[h.header_len..])?;
     let mut it = fields.into_iter().peekable();
-    let (vh, _) = it
+    let (vh, vtlv) = it
         .next()
         .ok_or_else(|| CmsError::Malformed("SignedData: missing version".into()))?;
     if !is_universal(&vh, 2) {
         return Err(CmsError::Malformed(
             "SignedData: version is not an INTEGER".into(),
+        ));
+    }
+    // CMSVersion: v1, v3, v4 or v5 for a SignedData (RFC 5652 §5.1); an INTEGER of any
+    // other size or value is refused (found by the hostile-input tests: a 1 MiB version
+    // used to be ignored).
+    if !matches!(&vtlv[vh.header_len..], [1 | 3 | 4 | 5]) {
+        return Err(CmsError::Malformed(
+            "SignedData: version is not 1, 3, 4 or 5".into(),
         ));
     }
     let (dh, _) = it

@@ -165,7 +165,8 @@ pub unsafe extern "C" fn mss_report_is_signed(report: *const mss_report) -> bool
 }
 
 /// True when there is at least one signature and every one is `MSS_SIGNATURE_VALID`.
-/// False if `report` is NULL.
+/// False if `report` is NULL. This does not say that the signatures cover the whole
+/// message: see [`mss_report_is_fully_signed`].
 ///
 /// # Safety
 ///
@@ -175,6 +176,23 @@ pub unsafe extern "C" fn mss_report_all_signatures_valid(report: *const mss_repo
     guard_value(false, || {
         // SAFETY: per the caller.
         unsafe { get(report) }.is_some_and(|r| r.report.all_signatures_valid())
+    })
+}
+
+/// True when the whole displayed message is covered by signatures that are all valid
+/// and trusted, with no `partial-signature` and no `signer-mismatch` warning: what the
+/// CLI's exit 0 means for a signed message. Prefer it to
+/// [`mss_report_all_signatures_valid`], which stays true for a valid signed part inside
+/// an unsigned message. False if `report` is NULL or the message is not signed.
+///
+/// # Safety
+///
+/// `report` must be NULL or a live report.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mss_report_is_fully_signed(report: *const mss_report) -> bool {
+    guard_value(false, || {
+        // SAFETY: per the caller.
+        unsafe { get(report) }.is_some_and(|r| r.report.fully_signed())
     })
 }
 

@@ -42,6 +42,7 @@ fn sign_encrypt_then_open_as_recipient() {
         assert!(mss_report_is_signed(r));
         assert!(!mss_report_is_authenticated_encryption(r));
         assert!(mss_report_all_signatures_valid(r));
+        assert!(mss_report_is_fully_signed(r));
         assert_eq!(mss_report_signature_count(r), 1);
         assert_eq!(
             mss_report_signature_status(r, 0),
@@ -177,6 +178,7 @@ fn sign_then_open_trusted_untrusted_and_tampered() {
         );
         assert!(cstr(mss_report_signature_detail(report.0, 0)).is_some());
         assert!(!mss_report_all_signatures_valid(report.0));
+        assert!(!mss_report_is_fully_signed(report.0));
     }
 
     // Altered content: the call succeeds, the verdict is INVALID.
@@ -584,6 +586,7 @@ fn null_arguments_are_reported_and_outputs_untouched() {
         assert!(!mss_report_is_encrypted(ptr::null()));
         assert!(!mss_report_is_signed(ptr::null()));
         assert!(!mss_report_all_signatures_valid(ptr::null()));
+        assert!(!mss_report_is_fully_signed(ptr::null()));
         assert_eq!(mss_report_signature_count(ptr::null()), 0);
         assert_eq!(
             mss_report_signature_status(ptr::null(), 0),

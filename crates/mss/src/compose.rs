@@ -81,7 +81,7 @@ fn general_names(addr: &str) -> Result<Vec<GeneralName>, Error> {
 /// signedContentIdentifier; `From` addresses of `outer` stand for an empty `to`.
 fn receipt_request_attribute(req: &RequestReceipt, outer: &Headers) -> Result<Attribute, Error> {
     let to: Vec<String> = if req.to.is_empty() {
-        crate::open::mailbox_addresses(&outer.get("From").unwrap_or_default())
+        crate::coverage::mailbox_addresses(&outer.get("From").unwrap_or_default())
     } else {
         req.to.clone()
     };

@@ -17,6 +17,12 @@
 //! - [`encrypt_to_addresses`] / [`sign_and_encrypt_to_addresses`]: resolve every
 //!   recipient address (local store, then directory) first; any missing certificate
 //!   stops the send with [`Error::UnresolvedRecipients`] naming every missing address.
+//! - [`coverage`]: which displayed parts the signatures cover (`partial-signature`,
+//!   nested signed layers, signer vs From/Sender);
+//! - [`capabilities`]: AES-GCM when every recipient announced it ([`preferred_cipher`],
+//!   [`reply_cipher`]).
+//!
+//! What each warning means and the threat model: `docs/security.md`.
 //!
 //! Keys reach the facade as [`mss_algs::keys::SigningKey`] / [`mss_algs::keys::DecryptionKey`]
 //! trait objects (software identities from `mss-token`, later smart cards); the algorithm
@@ -24,7 +30,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod capabilities;
 mod compose;
+pub mod coverage;
 mod error;
 mod mdn;
 mod open;
@@ -35,6 +43,7 @@ mod report;
 mod send;
 pub mod trust;
 
+pub use capabilities::{preferred_cipher, reply_cipher};
 pub use compose::{
     MessageOptions, ProtectHeaders, ReceiptsFromSpec, RequestReceipt, encrypt_message,
     sign_and_encrypt_message, sign_message,
@@ -44,7 +53,7 @@ pub use mdn::{
     DispositionFields, DispositionType, Mdn, MdnOptions, MdnStatus, MdnVerification, OriginalPart,
     build_mdn_draft, create_mdn, verify_mdn,
 };
-pub use open::{OpenOptions, Opened, open};
+pub use open::{OpenOptions, Opened, certificate_email, open};
 pub use protected::{HeaderDifference, HeaderValue, ProtectedHeaders};
 pub use receipt::{
     ReceiptRequestReport, ReceiptStatus, ReceiptVerification, SignedReceipt, create_receipt,
@@ -56,8 +65,8 @@ pub use recipients::{
     sign_and_encrypt_to_addresses,
 };
 pub use report::{
-    CpsSigner, Layer, LayerKind, Report, SecurityLevel, SignatureReport, SignatureStatus,
-    SignerInfo, reply_level,
+    CpsSigner, Layer, LayerKind, PartCoverage, Report, SecurityLevel, SignatureReport,
+    SignatureStatus, SignerInfo, reply_level,
 };
 pub use send::{EncryptOptions, SignOptions, encrypt, secure_reply, sign, sign_and_encrypt};
 pub use trust::{RevocationOptions, RevocationReport, RevocationState, TimeSource};

@@ -26,7 +26,8 @@ use mss_cms::mime::{self, Headers};
 
 use crate::Error;
 use crate::compose::{MessageOptions, sign_and_encrypt_message, sign_message};
-use crate::open::{OpenOptions, certificate_email, mailbox_addresses, open};
+use crate::coverage::mailbox_addresses;
+use crate::open::{OpenOptions, certificate_email, open};
 use crate::report::{Report, SignatureStatus};
 use crate::send::EncryptOptions;
 

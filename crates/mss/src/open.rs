@@ -18,6 +18,7 @@ use mss_cms::signed::{self, SignatureError, SignerResult};
 use mss_cms::{CmsError, enveloped};
 
 use crate::Error;
+use crate::coverage::{self, Mailboxes, NestedSigned};
 use crate::report::{
     CpsSigner, Layer, LayerKind, Report, SignatureReport, SignatureStatus, SignerInfo,
 };
@@ -103,6 +104,8 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
         report: &mut report,
         from: None,
         evidence: Vec::new(),
+        sender: None,
+        part: None,
     };
 
     let (outer, mut entity): (Option<Headers>, Vec<u8>) = match bare_cms(message) {
@@ -111,6 +114,7 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
             let (h, _) = mime::split_header_body(message);
             let headers = Headers::parse(h)?;
             ctx.from = headers.get("From");
+            ctx.sender = headers.get("Sender");
             (Some(headers), message.to_vec())
         }
     };
@@ -154,6 +158,15 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
         }
         entity = next;
     }
+    let outer_signatures: Vec<usize> = (0..ctx.report.signatures.len())
+        .filter(|&i| !ctx.report.signatures[i].countersignature)
+        .collect();
+    let mailboxes = Mailboxes {
+        from: ctx.from.clone(),
+        sender: ctx.sender.clone(),
+    };
+    let parts = coverage::analyse(&entity, &outer_signatures, &mailboxes, &mut ctx)?;
+    ctx.report.parts = parts;
     if ctx.report.encrypted && !ctx.report.authenticated_encryption && !ctx.report.is_signed() {
         report_warn(ctx.report, "unauthenticated-encryption");
     }
@@ -193,6 +206,40 @@ struct Ctx<'a, 'r> {
     report: &'r mut Report,
     from: Option<String>,
     evidence: Vec<crate::receipt::SignerEvidence>,
+    sender: Option<String>,
+    /// The MIME part path of the nested signed entity being verified (`None`: an outer
+    /// layer).
+    part: Option<String>,
+}
+
+impl coverage::Verifier for Ctx<'_, '_> {
+    fn verify_nested(
+        &mut self,
+        path: &str,
+        nested: NestedSigned<'_>,
+        from: Option<&str>,
+        sender: Option<&str>,
+    ) -> Vec<usize> {
+        let saved = (
+            std::mem::replace(&mut self.from, from.map(str::to_string)),
+            std::mem::replace(&mut self.sender, sender.map(str::to_string)),
+            self.part.replace(path.to_string()),
+        );
+        let first = self.report.signatures.len();
+        match nested {
+            NestedSigned::Detached { sd, signed_part } => {
+                self.signed_layer(sd, Some(signed_part), LayerKind::SignedDetached)
+            }
+            NestedSigned::Opaque { sd } => self.signed_layer(sd, None, LayerKind::SignedOpaque),
+        }
+        (self.from, self.sender, self.part) = saved;
+        (first..self.report.signatures.len())
+            .filter(|&i| !self.report.signatures[i].countersignature)
+            .collect()
+    }
+    fn warn(&mut self, w: &str) {
+        self.report.warn(w);
+    }
 }
 
 impl Ctx<'_, '_> {
@@ -243,6 +290,7 @@ impl Ctx<'_, '_> {
                         LayerKind::Enveloped
                     },
                     signatures: Vec::new(),
+                    part: None,
                 });
                 Ok(Some(d.content.to_vec()))
             }
@@ -271,8 +319,18 @@ impl Ctx<'_, '_> {
                 Err(_) => self.report.warn("undecodable-crl-in-message"),
             }
         }
+        let mut signer_index = 0;
         for r in results {
-            let rep = self.judge(&r, &pool, &crls);
+            let mut rep = self.judge(&r, &pool, &crls);
+            if !r.countersignature {
+                if let Some(s) = sd.signers.get(signer_index) {
+                    rep.capabilities = crate::capabilities::announced_ciphers(s)
+                        .iter()
+                        .map(|c| c.name().to_string())
+                        .collect();
+                }
+                signer_index += 1;
+            }
             indexes.push(self.report.signatures.len());
             self.report.signatures.push(rep);
         }
@@ -283,6 +341,7 @@ impl Ctx<'_, '_> {
         self.report.layers.push(Layer {
             kind,
             signatures: indexes,
+            part: self.part.clone(),
         });
     }
 
@@ -366,12 +425,11 @@ impl Ctx<'_, '_> {
         };
         if status == SignatureStatus::Valid
             && !r.countersignature
-            && let Some(from) = &self.from
-            && !signer.email.as_deref().is_some_and(|e| {
-                mailbox_addresses(from)
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(e))
-            })
+            && coverage::signer_mismatch(
+                signer.email.as_deref(),
+                self.from.as_deref(),
+                self.sender.as_deref(),
+            )
         {
             self.report.warn("signer-mismatch");
         }
@@ -393,6 +451,7 @@ impl Ctx<'_, '_> {
             revocation,
             validation_time: validation.map(|(t, _)| rfc3339(t)),
             validation_time_source: validation.map(|(_, s): (SystemTime, TimeSource)| s),
+            capabilities: Vec::new(),
         }
     }
 }
@@ -414,22 +473,6 @@ pub fn certificate_email(c: &Certificate) -> Option<String> {
         }
     }
     None
-}
-
-/// The addresses of an RFC 5322 mailbox list (`Name <a@b>, c@d`): the part in angle
-/// brackets when there is one, else the bare token.
-pub(crate) fn mailbox_addresses(list: &str) -> Vec<String> {
-    list.split(',')
-        .filter_map(|m| {
-            let m = m.trim();
-            let addr = match (m.rfind('<'), m.rfind('>')) {
-                (Some(a), Some(b)) if a < b => &m[a + 1..b],
-                _ => m,
-            };
-            let addr = addr.trim();
-            addr.contains('@').then(|| addr.to_string())
-        })
-        .collect()
 }
 
 fn rfc3339(t: SystemTime) -> String {

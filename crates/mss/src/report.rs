@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub use crate::coverage::PartCoverage;
+
 /// A signer's final verdict, after signature and trust checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,6 +76,9 @@ pub struct SignatureReport {
     pub validation_time: Option<String>,
     /// Where that time came from: `now`, `given`, or `signing-time`.
     pub validation_time_source: Option<crate::trust::TimeSource>,
+    /// The content ciphers the signer announced in its signed sMIMECapabilities
+    /// (`aes-256-gcm`…, preferred first; see [`crate::capabilities`]).
+    pub capabilities: Vec<String>,
 }
 
 /// What one layer of the message was.
@@ -97,6 +102,10 @@ pub struct Layer {
     pub kind: LayerKind,
     /// For signed layers, the indexes into [`Report::signatures`] of its signers.
     pub signatures: Vec<usize>,
+    /// `None` for a layer that wraps the whole message; for a signed entity nested
+    /// inside the displayed message (a signed part of a `multipart/mixed`, a forwarded
+    /// signed `message/rfc822`), its MIME part path (see [`PartCoverage`]).
+    pub part: Option<String>,
 }
 
 /// The report of [`crate::open`].
@@ -125,6 +134,9 @@ pub struct Report {
     /// The address a disposition notification (MDN, RFC 8098) is asked for, from the
     /// `Disposition-Notification-To` field of the clear message.
     pub disposition_notification_to: Option<String>,
+    /// The leaf parts of the displayed message and the signatures covering each one
+    /// (see [`crate::coverage`]).
+    pub parts: Vec<PartCoverage>,
 }
 
 impl Report {
@@ -141,6 +153,22 @@ impl Report {
                 .signatures
                 .iter()
                 .all(|s| s.status == SignatureStatus::Valid)
+    }
+    /// True when every displayed part is covered by at least one signature, every
+    /// signature is valid and trusted, and neither `partial-signature` nor
+    /// `signer-mismatch` was warned: what the CLI's exit 0 means for a signed message.
+    pub fn fully_signed(&self) -> bool {
+        self.all_signatures_valid()
+            && !self.parts.is_empty()
+            && self.parts.iter().all(|p| !p.signed_by.is_empty())
+            && !self.has_warning("partial-signature")
+            && !self.has_warning("signer-mismatch")
+    }
+    /// Does the report carry a warning named `name` (exactly, or `name: …`)?
+    pub fn has_warning(&self, name: &str) -> bool {
+        self.warnings
+            .iter()
+            .any(|w| w == name || w.strip_prefix(name).is_some_and(|r| r.starts_with(':')))
     }
     /// The report as JSON (the CLI's `--report-json`, the C API's `mss_report_to_json`).
     pub fn to_json(&self) -> serde_json::Value {

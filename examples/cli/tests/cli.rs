@@ -1370,9 +1370,11 @@ fn a_trust_bundle_with_several_authorities() {
         "eve.eml",
     ])
     .ok();
-    for (file, email) in [
-        ("alice.eml", "alice@example.test"),
-        ("eve.eml", "eve@example.test"),
+    // Eve signs a draft whose From is Alice: valid and trusted, but a signer mismatch,
+    // which never exits 0 (15).
+    for (file, email, code) in [
+        ("alice.eml", "alice@example.test", 0),
+        ("eve.eml", "eve@example.test", 15),
     ] {
         let run = d.mss(&[
             "open",
@@ -1383,8 +1385,13 @@ fn a_trust_bundle_with_several_authorities() {
             "--report-json",
             "r.json",
         ]);
-        run.ok();
-        assert_one_signature(&d.report("r.json"), "valid", email);
+        run.expect_code(code);
+        let report = d.report("r.json");
+        assert_one_signature(&report, "valid", email);
+        let mismatch = report["warnings"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w == "signer-mismatch"));
+        assert_eq!(mismatch, code == 15, "{report}");
     }
     // Repeated --trust, PEM and DER.
     d.mss(&[
@@ -2101,4 +2108,41 @@ fn an_ec_identity_signs_with_ecdsa_and_openssl_verifies() {
     // mss verifies it with the certificate as the trust anchor.
     let run = d.mss(&["open", "--trust", "ec.pem", "--in", "ec.eml"]);
     run.ok();
+}
+
+#[test]
+fn a_signed_part_inside_an_unsigned_message_exits_15() {
+    let d = Dir::new();
+    d.mss(&[
+        "sign",
+        "--identity",
+        "alice-id.pem",
+        "--in",
+        "draft.eml",
+        "--out",
+        "signed.eml",
+    ])
+    .ok();
+    let signed = d.read("signed.eml");
+    let at = signed
+        .windows(30)
+        .position(|w| w == b"Content-Type: multipart/signed")
+        .expect("multipart/signed");
+    let mut msg = b"From: Alice Martin <alice@example.test>\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=\"W\"\r\n\r\n--W\r\n\
+        Content-Type: text/plain\r\n\r\nYou are fired.\r\n--W\r\n"
+        .to_vec();
+    msg.extend_from_slice(&signed[at..]);
+    msg.extend_from_slice(b"\r\n--W--\r\n");
+    d.write("partial.eml", &msg);
+    let (run, v) = d.open("partial.eml", None, 15);
+    assert!(run.stderr.contains("partial-signature"), "{}", run.stderr);
+    assert_one_signature(&v, "valid", "alice@example.test");
+    assert_eq!(v["layers"][0]["part"], "2", "{v}");
+    assert_eq!(v["parts"][0]["path"], "1", "{v}");
+    assert_eq!(v["parts"][0]["signed_by"], serde_json::json!([]), "{v}");
+    assert_eq!(v["parts"][1]["signed_by"], serde_json::json!([0]), "{v}");
+    // The signed message itself, opened whole, is covered and exits 0.
+    let (_, v) = d.open("signed.eml", None, 0);
+    assert_eq!(v["parts"][0]["signed_by"], serde_json::json!([0]), "{v}");
 }

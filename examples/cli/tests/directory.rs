@@ -121,7 +121,7 @@ fn store_import_list_remove_and_encrypt_to_address() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("Compte rendu."));
 
-    // Remove, then the address is missing: exit 15, nothing written.
+    // Remove, then the address is missing: exit 18, nothing written.
     let out = mss(d, &["store", "remove", "alice@sante.fr"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = mss(
@@ -141,7 +141,7 @@ fn store_import_list_remove_and_encrypt_to_address() {
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(15), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(18), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(
         err.contains("no certificate for alice@sante.fr, bob@sante.fr"),
@@ -243,7 +243,7 @@ fn lookup_and_encrypt_through_ldap() {
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(15));
+    assert_eq!(out.status.code(), Some(18));
 
     // Mixed: Alice from LDAP, Bob from a file. The answer is cached with no lifetime
     // (--cache-ttl 0): every later send asks the directory first.
