@@ -564,6 +564,37 @@ fn certificates_of_pkcs7(der: &[u8]) -> Option<Vec<Certificate>> {
     )
 }
 
+/// The trust layer's CRL source for `ldap://` and `ldaps://` distribution points: what
+/// [`LdapDirectory::fetch_crls_by_url`] finds. Other schemes are left to the next
+/// fetcher (`FetchError::UnsupportedScheme`, see `mss_pki::fetch::Fetchers`). An unreachable
+/// server is a network error, so the revocation policy's hard or soft fail decides,
+/// never "not revoked".
+impl mss_pki::fetch::CrlFetcher for LdapDirectory {
+    fn fetch_crls(&self, uri: &str) -> Result<Vec<Vec<u8>>, mss_pki::fetch::FetchError> {
+        let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("ldap" | "ldaps") => {}
+            Some(other) => return Err(mss_pki::fetch::FetchError::UnsupportedScheme(other.into())),
+            None => {
+                return Err(mss_pki::fetch::FetchError::BadUri {
+                    uri: uri.into(),
+                    reason: "no scheme".into(),
+                });
+            }
+        }
+        self.fetch_crls_by_url(uri).map_err(|e| match e {
+            DirectoryError::InvalidUrl { reason, .. } => mss_pki::fetch::FetchError::BadUri {
+                uri: uri.into(),
+                reason,
+            },
+            other => mss_pki::fetch::FetchError::Network {
+                uri: uri.into(),
+                reason: other.to_string(),
+            },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,9 @@ enum Command {
     Sign(SignArgs),
     /// Encrypt a message to recipients (and to yourself), optionally signing it first.
     Encrypt(Box<EncryptArgs>),
-    /// Open a received message: decrypt, verify, report.
+    /// Open a received message: decrypt, verify, report. `mss verify` is the same verb
+    /// (a signed-only message needs no --identity).
+    #[command(visible_alias = "verify")]
     Open(OpenArgs),
     /// Show the whole journey with throwaway identities.
     Demo(DemoArgs),
@@ -214,6 +216,10 @@ struct OpenArgs {
     recovery_env: Option<String>,
     #[command(flatten)]
     trust_opts: trust::TrustArgs,
+    /// With --ldap, CRLs at `ldap://` distribution points are fetched from the
+    /// directory (and revocation checking defaults to `crl`).
+    #[command(flatten)]
+    ldap: directory::LdapArgs,
     #[command(flatten)]
     io: Io,
     #[command(flatten)]
@@ -619,6 +625,12 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
         keys.push(id.decryption_key().map_err(card_failure)?);
     }
     let http = mss::trust::HttpFetcher::default();
+    let ldap = a.ldap.directory()?;
+    let mut sources: Vec<&(dyn mss::trust::CrlFetcher + Sync)> = vec![&http];
+    if let Some(l) = &ldap {
+        sources.push(l);
+    }
+    let fetchers = mss::trust::Fetchers(sources);
     #[allow(clippy::needless_update)]
     let mut opts = mss::OpenOptions {
         keys,
@@ -628,7 +640,7 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
         time: None,
         ..Default::default()
     };
-    trust::apply(&a.trust_opts, &http, &mut opts)?;
+    trust::apply(&a.trust_opts, &http, &fetchers, ldap.is_some(), &mut opts)?;
     let opened = mss::open(&input, &opts).map_err(|e| match e {
         // Opening, a failing key operation (card, PIN) means: cannot decrypt.
         mss::Error::Key(_) => Failure::new(exit::CANNOT_DECRYPT, e.to_string()),

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
-use mss::trust::HttpFetcher;
+use mss::trust::{Fetchers, HttpFetcher};
 use mss::{Certificate, OpenOptions, RevocationMode};
 
 use crate::{Failure, exit};
@@ -20,7 +20,8 @@ pub struct TrustArgs {
     pub crls: Vec<PathBuf>,
     /// Revocation checking: `off`, `crl` (given, in the message, fetched from the
     /// distribution points over http), `ocsp` (the AIA responder), `both` (CRL then
-    /// OCSP) or `ocsp-first` (OCSP then CRL). Default: `crl` with --crl, else `off`.
+    /// OCSP) or `ocsp-first` (OCSP then CRL). Default: `crl` with --crl or --ldap (whose
+    /// directory serves `ldap://` distribution points), else `off`.
     #[arg(long, value_name = "MODE")]
     pub revocation: Option<String>,
     /// When no revocation source can tell, accept the signer (reported as
@@ -58,16 +59,24 @@ fn mode(s: &str) -> Result<Option<RevocationMode>, Failure> {
     }))
 }
 
-/// Put the options into `opts` (the fetcher lives as long as they do).
+/// Put the options into `opts` (the fetchers live as long as they do): CRLs are fetched
+/// through `crl_sources` (http, and the LDAP directory when `directory` is configured,
+/// which also makes `crl` the default revocation mode), OCSP goes over `http`.
 pub fn apply<'a>(
     a: &TrustArgs,
     http: &'a HttpFetcher,
+    crl_sources: &'a Fetchers<'a>,
+    directory: bool,
     opts: &mut OpenOptions<'a>,
 ) -> Result<(), Failure> {
-    let default = if a.crls.is_empty() { "off" } else { "crl" };
+    let default = if a.crls.is_empty() && !directory {
+        "off"
+    } else {
+        "crl"
+    };
     opts.revocation.mode = mode(a.revocation.as_deref().unwrap_or(default))?;
     opts.revocation.soft_fail = a.revocation_soft_fail;
-    opts.revocation.fetcher = Some(http);
+    opts.revocation.fetcher = Some(crl_sources);
     opts.revocation.ocsp = Some(http);
     for p in &a.crls {
         let data = std::fs::read(p).map_err(|e| {

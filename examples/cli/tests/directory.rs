@@ -376,3 +376,88 @@ fn lookup_and_encrypt_through_ldap() {
     );
     assert_eq!(out.status.code(), Some(17), "{}", text(&out.stdout));
 }
+
+/// `mss open --ldap` (and its alias `mss verify`): the CRL at the signer's `ldap://`
+/// distribution point is fetched from the directory and a revoked signer exits 11;
+/// without --ldap nothing is fetched (revocation off) and the same message exits 0;
+/// a server that is down fails hard (exit 11), never "not revoked".
+#[test]
+fn open_fetches_crls_from_ldap_distribution_points() {
+    let pki = TestPki::new("CLI LDAP CRL CA");
+    let port = free_port();
+    let dp = format!(
+        "ldap://127.0.0.1:{port}/cn=CLI%20CA,ou=ac,o=gip-cps,c=fr?certificateRevocationList;binary?base?objectClass=pkiCA"
+    );
+    let revoked = pki.signer_identity_with_dp("Dr Revoked", "sender@sante.fr", &dp);
+    let good = pki.signer_identity_with_dp("Dr Good", "sender@sante.fr", &dp);
+    let crl = pki.crl(3, &[revoked.certificate()], None);
+    let arl = pki.crl(3, &[], None);
+    let mut ldif = Ldif::new();
+    ldif.ca("CLI CA", &pki.root_der(), &crl, &arl, None);
+    let mut server = Slapd::start_on(port, ldif.text(), None);
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path();
+    write_file(d, "draft.eml", DRAFT);
+    write_file(
+        d,
+        "ca.pem",
+        pki.root()
+            .to_pem(der::pem::LineEnding::LF)
+            .expect("pem")
+            .as_bytes(),
+    );
+    for (name, id) in [("revoked", &revoked), ("good", &good)] {
+        write_file(
+            d,
+            &format!("{name}.pem"),
+            id.to_pem().expect("pem").as_bytes(),
+        );
+        let out = mss(
+            d,
+            &[
+                "sign",
+                "--identity",
+                &format!("{name}.pem"),
+                "--in",
+                "draft.eml",
+                "--out",
+                &format!("{name}.eml"),
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let url = server.url();
+    let open = |verb: &str, file: &str, ldap: bool| {
+        let mut args = vec![
+            verb,
+            "--trust",
+            "ca.pem",
+            "--in",
+            file,
+            "--out",
+            "clear.eml",
+        ];
+        if ldap {
+            args.extend(["--ldap", &url, "--ldap-base", SUFFIX]);
+        }
+        mss(d, &args, None)
+    };
+
+    let out = open("open", "revoked.eml", true);
+    assert_eq!(out.status.code(), Some(11), "{}", text(&out.stderr));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("revoked"), "{all}");
+    let out = open("verify", "revoked.eml", true);
+    assert_eq!(out.status.code(), Some(11), "{}", text(&out.stderr));
+    let out = open("open", "good.eml", true);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Without --ldap, revocation is off: the revoked signer is not caught.
+    let out = open("open", "revoked.eml", false);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Directory down: the status cannot be had, hard fail.
+    server.stop();
+    let out = open("open", "good.eml", true);
+    assert_eq!(out.status.code(), Some(11), "{}", text(&out.stderr));
+}

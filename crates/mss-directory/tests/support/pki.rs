@@ -98,6 +98,28 @@ impl TestPki {
 
     /// A signing certificate whose CRL distribution point is `dp_url`.
     pub fn signer_with_dp(&self, cn: &str, email: &str, dp_url: &str) -> Certificate {
+        self.signer_key_with_dp(cn, email, dp_url).1
+    }
+
+    /// A signer identity (key and certificate) whose CRL distribution point is `dp_url`.
+    #[allow(dead_code)] // used by the CLI tests only
+    pub fn signer_identity_with_dp(
+        &self,
+        cn: &str,
+        email: &str,
+        dp_url: &str,
+    ) -> mss_token::SoftwareIdentity {
+        let (key, cert) = self.signer_key_with_dp(cn, email, dp_url);
+        mss_token::SoftwareIdentity::from_parts(cert, vec![self.root().clone()], key)
+            .expect("identity")
+    }
+
+    fn signer_key_with_dp(
+        &self,
+        cn: &str,
+        email: &str,
+        dp_url: &str,
+    ) -> (rsa::PrivateKey, Certificate) {
         let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).expect("key");
         let spki_der = {
             use pkcs8::EncodePublicKey;
@@ -121,9 +143,10 @@ impl TestPki {
         let serial = SerialNumber::new(&[0x40, n, 0x5a]).expect("serial");
         let builder = CertificateBuilder::new(profile, serial, validity, spki).expect("builder");
         let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(self.key.clone());
-        builder
+        let cert = builder
             .build::<_, rsa::pkcs1v15::Signature>(&signer)
-            .expect("sign")
+            .expect("sign");
+        (key, cert)
     }
 
     /// A CRL v2 of the root, number `number`, revoking `revoked` (keyCompromise is not
