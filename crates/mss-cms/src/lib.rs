@@ -11,7 +11,9 @@
 //!   EncryptedData with key-transport, key-agreement and KEK recipients, decrypted
 //!   through [`DecryptionKey`]s;
 //! - [`digested`]: DigestedData (RFC 5652 §7);
-//! - [`mime`]: MIME canonicalisation, `multipart/signed`, `application/pkcs7-mime`.
+//! - [`mime`]: MIME canonicalisation, `multipart/signed`, `application/pkcs7-mime`;
+//! - [`stream`]: the same structures streamed through `io::Read` / `io::Write` in bounded
+//!   memory, for messages larger than memory.
 //!
 //! The RustCrypto `cms` crate provides the ASN.1 types; its builder is not used (no
 //! verification or decryption, no OAEP, AES only), the processing is ours. Keys reach
@@ -30,5 +32,6 @@ pub mod enveloped;
 mod error;
 pub mod mime;
 pub mod signed;
+pub mod stream;
 
 pub use error::CmsError;
