@@ -885,8 +885,7 @@ fn verify_inner(
             }
             signed_bytes.ok_or_else(|| {
                 SignatureError::Unsupported(
-                    "a signer without signed attributes cannot be verified while streaming"
-                        .into(),
+                    "a signer without signed attributes cannot be verified while streaming".into(),
                 )
             })?
         }

@@ -335,10 +335,16 @@ impl OctetStream {
     }
 
     /// The next chunk of content into `out`; 0 at the end of the string.
-    pub fn next<R: Read>(&mut self, r: &mut BerReader<R>, out: &mut [u8]) -> Result<usize, CmsError> {
+    pub fn next<R: Read>(
+        &mut self,
+        r: &mut BerReader<R>,
+        out: &mut [u8],
+    ) -> Result<usize, CmsError> {
         loop {
             if self.remaining > 0 {
-                let want = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(out.len());
+                let want = usize::try_from(self.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(out.len());
                 let n = r.read_raw(&mut out[..want])?;
                 if n == 0 {
                     return Err(malformed("truncated OCTET STRING"));

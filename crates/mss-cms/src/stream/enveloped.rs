@@ -51,7 +51,9 @@ pub struct EnvelopedWriter<W: Write> {
 
 impl<W: Write> std::fmt::Debug for EnvelopedWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnvelopedWriter").field("aead", &self.aead).finish()
+        f.debug_struct("EnvelopedWriter")
+            .field("aead", &self.aead)
+            .finish()
     }
 }
 
@@ -87,7 +89,8 @@ impl<W: Write> EnvelopedWriter<W> {
         head.extend_from_slice(&enc(&oid::ID_DATA)?);
         head.extend_from_slice(&enc(&params.to_algorithm_identifier()?)?);
         head.extend_from_slice(&[0xa0, 0x80]);
-        out.write_all(&head).map_err(|e| CmsError::Encoding(e.to_string()))?;
+        out.write_all(&head)
+            .map_err(|e| CmsError::Encoding(e.to_string()))?;
         Ok(EnvelopedWriter {
             out,
             enc: Some(ContentEncryptor::new(&params, &key)?),
@@ -241,7 +244,9 @@ impl<R: Read> DecryptReader<R> {
             matches!(v, [0] | [2] | [3] | [4])
         };
         if !ok {
-            return Err(CmsError::Malformed("unexpected EnvelopedData version".into()));
+            return Err(CmsError::Malformed(
+                "unexpected EnvelopedData version".into(),
+            ));
         }
         let mut h = ber.header()?;
         if h.is_context(0) {
@@ -394,4 +399,3 @@ impl<R: Read> Read for DecryptReader<R> {
         Ok(n)
     }
 }
-

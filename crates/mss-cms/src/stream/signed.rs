@@ -99,7 +99,8 @@ impl<'a, W: Write> SignedWriter<'a, W> {
         head.extend_from_slice(&[0x30, 0x80]);
         head.extend_from_slice(&enc(&oid::ID_DATA)?);
         head.extend_from_slice(&[0xa0, 0x80, 0x24, 0x80]);
-        out.write_all(&head).map_err(|e| CmsError::Encoding(e.to_string()))?;
+        out.write_all(&head)
+            .map_err(|e| CmsError::Encoding(e.to_string()))?;
         Ok(SignedWriter {
             out,
             hashers: digests.iter().map(|d| d.hasher()).collect(),
