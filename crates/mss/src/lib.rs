@@ -8,7 +8,8 @@
 //! - [`open`]: peel every layer of a received message (any nesting), verify every
 //!   signature and its chain *on every call* (nothing is cached), decrypt, and return the
 //!   clear MIME message with a [`Report`];
-//! - [`reply_level`]: the security level a reply or forward must keep.
+//! - [`reply_level`]: the security level a reply or forward must keep;
+//! - [`stream`]: the same for messages larger than memory (`io::Read` in, `io::Write` out).
 //!
 //! Keys reach the facade as [`mss_algs::keys::SigningKey`] / [`mss_algs::keys::DecryptionKey`]
 //! trait objects (software identities from `mss-token`, later smart cards); the algorithm
@@ -20,6 +21,7 @@ mod error;
 mod open;
 mod report;
 mod send;
+pub mod stream;
 pub mod trust;
 
 pub use error::Error;

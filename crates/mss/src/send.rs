@@ -48,7 +48,7 @@ impl Default for SignOptions<'_> {
 impl SignOptions<'_> {
     /// The signature algorithm for `signer`: its key type decides the scheme, except
     /// for RSA keys where [`SignOptions::scheme`] chooses v1.5 or PSS.
-    fn algorithm_for(&self, signer: &dyn SigningKey) -> SignatureAlgorithm {
+    pub(crate) fn algorithm_for(&self, signer: &dyn SigningKey) -> SignatureAlgorithm {
         let key_oid = signer
             .certificate()
             .tbs_certificate()
@@ -182,6 +182,15 @@ fn check_key_agreement_recipient(c: &Certificate) -> Result<(), Error> {
         }
         Err(_) => Err(refuse("unreadable extendedKeyUsage")),
         _ => Ok(()),
+    }
+}
+
+/// Refuse a certificate that is not fit to encrypt to (shared with the streaming path).
+pub(crate) fn check_recipient(c: &Certificate) -> Result<(), Error> {
+    if is_key_agreement_key(c) {
+        check_key_agreement_recipient(c)
+    } else {
+        mss_pki::check_smime_recipient(c).map_err(|e| Error::InvalidRequest(e.to_string()))
     }
 }
 

@@ -133,6 +133,19 @@ impl<R: Read> BerReader<R> {
         Ok(self.fill(1)? == 0)
     }
 
+    /// Read (and discard) whatever input is left, up to its end.
+    pub fn drain(&mut self) -> Result<u64, CmsError> {
+        let mut sink = [0u8; 8192];
+        let mut total = 0u64;
+        loop {
+            let n = self.read_raw(&mut sink)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n as u64;
+        }
+    }
+
     /// Read up to `out.len()` bytes of raw content.
     pub fn read_raw(&mut self, out: &mut [u8]) -> Result<usize, CmsError> {
         if self.end == self.start {

@@ -321,6 +321,11 @@ impl<R: Read> DecryptReader<R> {
         &self.info
     }
 
+    /// Read the input left after the structure to its end, discarding it.
+    pub fn drain_input(&mut self) -> Result<(), CmsError> {
+        self.ber.drain().map(|_| ())
+    }
+
     /// Read the end of the structure and check padding or tag.
     fn finish(&mut self) -> Result<(), CmsError> {
         let [ci_end, explicit_end, ed_end, eci_end] = self.ends;

@@ -213,6 +213,17 @@ pub fn read_cms<'a, R: Read>(
     }
 }
 
+impl<R: Read> CmsReader<'_, R> {
+    /// Read the input left after the CMS object to its end (it is discarded): for a
+    /// layer nested in another one, this lets the outer layer reach and check its end.
+    pub fn drain_input(&mut self) -> Result<(), CmsError> {
+        match self {
+            CmsReader::Decrypt(d) => d.drain_input(),
+            CmsReader::Verify(v) => v.drain_input(),
+        }
+    }
+}
+
 impl<R: Read> Read for CmsReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

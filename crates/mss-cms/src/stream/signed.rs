@@ -289,6 +289,11 @@ impl<'a, R: Read> VerifyReader<'a, R> {
         self.verified.as_ref()
     }
 
+    /// Read the input left after the structure to its end, discarding it.
+    pub fn drain_input(&mut self) -> Result<(), CmsError> {
+        self.ber.drain().map(|_| ())
+    }
+
     /// Read whatever follows the content and verify.
     fn finish(&mut self) -> Result<(), CmsError> {
         let [ci_end, explicit_end, sd_end, eci_end] = self.ends;

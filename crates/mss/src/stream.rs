@@ -1,0 +1,434 @@
+//! Streaming use cases: `io::Read` in, `io::Write` out, memory bounded whatever the
+//! size of the message (see [`mss_cms::stream`]).
+//!
+//! - [`encrypt_stream`] / [`sign_and_encrypt_stream`]: protect a MIME entity read from
+//!   a stream (opaque signing inside, `application/pkcs7-mime` enveloped outside);
+//! - [`open_stream`]: decrypt and verify an `application/pkcs7-mime` message (or a bare
+//!   BER/DER CMS object), writing the clear message as it comes, and return the same
+//!   [`Report`] as [`crate::open`].
+//!
+//! Streaming releases content before its end is checked: when `open_stream` returns an
+//! error, what was written must be discarded; when it returns a report, the report
+//! says whether to believe what was written. A progress callback receives the number
+//! of input bytes consumed so far.
+//!
+//! Not streamed: drafts that need re-encoding (the input here is already a MIME entity
+//! — headers, blank line, body — sent as is) and `multipart/signed` (both directions
+//! use the in-memory path).
+
+use std::cell::RefCell;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use x509_cert::Certificate;
+
+use mss_algs::keys::SigningKey;
+use mss_cms::enveloped::Recipient;
+use mss_cms::mime::{self, Headers};
+use mss_cms::signed::{SignParams, SignerSpec};
+use mss_cms::stream::{
+    Base64Reader, Base64Writer, CmsReader, EnvelopedWriter, SignedWriter, read_cms,
+};
+
+use crate::Error;
+use crate::open::{Ctx, OpenOptions};
+use crate::report::{Layer, LayerKind, Report};
+use crate::send::{EncryptOptions, SignOptions};
+
+/// Largest header block read before a body.
+const MAX_HEADER_BLOCK: usize = 1024 * 1024;
+
+/// Counts the bytes read through it and reports them to a callback.
+struct Counting<'p, R> {
+    inner: R,
+    count: u64,
+    progress: &'p mut dyn FnMut(u64),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        (self.progress)(self.count);
+        Ok(n)
+    }
+}
+
+fn io_error(e: io::Error) -> Error {
+    // Errors of the CMS layer travel through `io::Error` inside the readers.
+    match e.into_inner() {
+        Some(inner) => match inner.downcast::<mss_cms::CmsError>() {
+            Ok(c) => Error::from(*c),
+            Err(other) => Error::Malformed(other.to_string()),
+        },
+        None => Error::Malformed("I/O error while streaming".into()),
+    }
+}
+
+fn cms(e: mss_cms::CmsError) -> Error {
+    Error::from(e)
+}
+
+/// Copy `r` to `w` in 64 KiB chunks.
+fn pump(r: &mut dyn Read, w: &mut dyn Write) -> Result<u64, Error> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = r.read(&mut buf).map_err(io_error)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        w.write_all(&buf[..n]).map_err(io_error)?;
+        total += n as u64;
+    }
+}
+
+/// The `application/pkcs7-mime` header block (headers and blank line, no body).
+fn pkcs7_head(outer: &Headers, smime_type: &str) -> Vec<u8> {
+    mime::build_pkcs7_mime(outer, smime_type, &[])
+}
+
+fn recipients<'c>(
+    recipients: &'c [Certificate],
+    sender: &'c Certificate,
+    opts: &EncryptOptions,
+) -> Result<Vec<Recipient<'c>>, Error> {
+    let mut all: Vec<&Certificate> = Vec::new();
+    for c in recipients.iter().chain(std::iter::once(sender)) {
+        if !all.contains(&c) {
+            all.push(c);
+        }
+    }
+    all.into_iter()
+        .map(|c| {
+            crate::send::check_recipient(c)?;
+            Ok(Recipient::for_certificate(c, opts.key_transport, false)?)
+        })
+        .collect()
+}
+
+/// Encrypt the MIME entity read from `entity` to `recipients` and the sender, writing an
+/// `application/pkcs7-mime` message (`outer` header fields first) to `out`.
+pub fn encrypt_stream(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    recipient_certs: &[Certificate],
+    sender: &Certificate,
+    opts: &EncryptOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let rs = recipients(recipient_certs, sender, opts)?;
+    let smime_type = if opts.cipher.is_aead() {
+        "authEnveloped-data"
+    } else {
+        "enveloped-data"
+    };
+    out.write_all(&pkcs7_head(outer, smime_type))
+        .map_err(io_error)?;
+    let b64 = Base64Writer::new(out);
+    let mut env = EnvelopedWriter::new(b64, &rs, opts.cipher, opts.policy).map_err(cms)?;
+    let mut input = Counting {
+        inner: entity,
+        count: 0,
+        progress,
+    };
+    pump(&mut input, &mut env)?;
+    env.finish().map_err(io_error)?.finish().map_err(io_error)?;
+    Ok(())
+}
+
+/// Sign (opaque SignedData) then encrypt the MIME entity read from `entity`, writing an
+/// `application/pkcs7-mime` enveloped message to `out`. The content is read once.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_and_encrypt_stream(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    recipient_certs: &[Certificate],
+    sender_encryption_cert: Option<&Certificate>,
+    opts: &EncryptOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let sender = sender_encryption_cert.unwrap_or_else(|| signer.certificate());
+    let rs = recipients(recipient_certs, sender, opts)?;
+    let sign_opts = SignOptions {
+        policy: opts.policy,
+        ..opts.sign
+    };
+    let signers = [SignerSpec {
+        key: signer,
+        algorithm: sign_opts.algorithm_for(signer),
+        identify_by_ski: false,
+    }];
+    let smime_type = if opts.cipher.is_aead() {
+        "authEnveloped-data"
+    } else {
+        "enveloped-data"
+    };
+    out.write_all(&pkcs7_head(outer, smime_type))
+        .map_err(io_error)?;
+    let b64 = Base64Writer::new(out);
+    let mut env = EnvelopedWriter::new(b64, &rs, opts.cipher, opts.policy).map_err(cms)?;
+    env.write_all(&pkcs7_head(&Headers::default(), "signed-data"))
+        .map_err(io_error)?;
+    let params = SignParams {
+        detached: false,
+        signing_time: None,
+    };
+    let mut signed = SignedWriter::new(Base64Writer::new(&mut env), &signers, &params, opts.policy)
+        .map_err(cms)?;
+    let mut input = Counting {
+        inner: entity,
+        count: 0,
+        progress,
+    };
+    pump(&mut input, &mut signed)?;
+    signed.finish().map_err(cms)?.finish().map_err(io_error)?;
+    env.finish().map_err(io_error)?.finish().map_err(io_error)?;
+    Ok(())
+}
+
+/// Sign (opaque SignedData) the MIME entity read from `entity`, writing an
+/// `application/pkcs7-mime; smime-type=signed-data` message to `out`.
+pub fn sign_stream(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    opts: &SignOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let signers = [SignerSpec {
+        key: signer,
+        algorithm: opts.algorithm_for(signer),
+        identify_by_ski: false,
+    }];
+    out.write_all(&pkcs7_head(outer, "signed-data"))
+        .map_err(io_error)?;
+    let params = SignParams {
+        detached: false,
+        signing_time: None,
+    };
+    let mut signed =
+        SignedWriter::new(Base64Writer::new(out), &signers, &params, opts.policy).map_err(cms)?;
+    let mut input = Counting {
+        inner: entity,
+        count: 0,
+        progress,
+    };
+    pump(&mut input, &mut signed)?;
+    signed.finish().map_err(cms)?.finish().map_err(io_error)?;
+    Ok(())
+}
+
+/// Read a header block (up to and including the blank line) from `r`.
+fn read_header_block(r: &mut dyn BufRead) -> Result<Vec<u8>, Error> {
+    let mut block = Vec::new();
+    loop {
+        let start = block.len();
+        let n = r.read_until(b'\n', &mut block).map_err(io_error)?;
+        let line = &block[start..];
+        if n == 0 || line == b"\r\n" || line == b"\n" {
+            return Ok(block);
+        }
+        if block.len() > MAX_HEADER_BLOCK {
+            return Err(Error::Malformed("header block too large".into()));
+        }
+    }
+}
+
+/// Is this entity an `application/pkcs7-mime` (or `x-pkcs7-mime`) one?
+fn is_pkcs7_mime(h: &Headers) -> bool {
+    let e = h.content_type().essence();
+    e == "application/pkcs7-mime" || e == "application/x-pkcs7-mime"
+}
+
+fn body_reader<'r>(h: &Headers, r: Box<dyn Read + 'r>) -> Box<dyn Read + 'r> {
+    let cte = h
+        .get("content-transfer-encoding")
+        .map(|v| v.trim().to_ascii_lowercase());
+    if cte.as_deref() == Some("base64") {
+        Box::new(Base64Reader::new(r))
+    } else {
+        r
+    }
+}
+
+/// Open a message read from `input`: every `application/pkcs7-mime` layer (enveloped,
+/// auth-enveloped, opaque signed; nested) is decrypted or verified while streaming, and
+/// the clear message (the received outer header fields merged with the innermost
+/// entity, as [`crate::open`] gives it) is written to `out`. Signatures are judged
+/// (chain, revocation) as by [`crate::open`]. A bare BER/DER CMS object is accepted
+/// too (then only the inner content is written).
+pub fn open_stream(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    opts: &OpenOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Report, Error> {
+    let time = opts.time.unwrap_or_else(SystemTime::now);
+    let mut report = Report::default();
+    let counting = Counting {
+        inner: input,
+        count: 0,
+        progress,
+    };
+    let mut buffered = BufReader::with_capacity(64 * 1024, counting);
+    let first = buffered.fill_buf().map_err(io_error)?.first().copied();
+    let mut outer: Option<Headers> = None;
+    let mut from = None;
+    // The stream at the current layer, and the headers of the entity it is the body of.
+    let mut current: Box<dyn Read + '_> = if first == Some(0x30) {
+        Box::new(buffered)
+    } else {
+        let block = read_header_block(&mut buffered)?;
+        let h = Headers::parse(&block)?;
+        from = h.get("From");
+        let body = body_reader(&h, Box::new(buffered));
+        if !is_pkcs7_mime(&h) {
+            return Err(Error::Unsupported(
+                "only application/pkcs7-mime messages are opened while streaming".into(),
+            ));
+        }
+        outer = Some(h);
+        body
+    };
+    let mut ctx = Ctx {
+        opts,
+        time,
+        report: &mut report,
+        from,
+    };
+    let sink: Rc<RefCell<Vec<Finished>>> = Rc::new(RefCell::new(Vec::new()));
+    let mut layers = 0;
+    loop {
+        layers += 1;
+        if layers > crate::open::MAX_LAYERS {
+            return Err(Error::Malformed("too many S/MIME layers".into()));
+        }
+        let reader = read_cms(
+            current,
+            &opts.keys,
+            &opts.kek_keys,
+            &opts.extra_certs,
+            opts.policy,
+        )
+        .map_err(cms)?;
+        // Look at the inner entity's header block: another layer, or the end.
+        let mut inner = BufReader::with_capacity(64 * 1024, reader);
+        let block = read_header_block(&mut inner)?;
+        let h = Headers::parse(&block).ok();
+        let nested = h.as_ref().is_some_and(is_pkcs7_mime);
+        if nested {
+            let h = h.unwrap_or_default();
+            // The layer's verdict arrives when its content ends: nested layers are
+            // read to the end through it, so record it afterwards (below).
+            let body = body_reader(
+                &h,
+                Box::new(LayerEnd {
+                    inner: Some(inner),
+                    sink: Rc::clone(&sink),
+                }),
+            );
+            current = body;
+            continue;
+        }
+        // Innermost entity: write the merged headers, then stream the body.
+        match (&outer, &h) {
+            (Some(o), Some(_)) => {
+                let merged = mime::merge_outer_headers(o, &block);
+                out.write_all(&merged).map_err(io_error)?;
+            }
+            _ => out.write_all(&block).map_err(io_error)?,
+        }
+        pump(&mut inner, out)?;
+        let mut reader = inner.into_inner();
+        let innermost = finished(&reader)?;
+        // Read the outer layers to their ends: their padding, tags and signatures are
+        // checked there.
+        reader.drain_input().map_err(cms)?;
+        for f in sink.borrow_mut().drain(..) {
+            record_end(&mut ctx, f)?;
+        }
+        record_end(&mut ctx, innermost)?;
+        break;
+    }
+    if ctx.report.encrypted && !ctx.report.authenticated_encryption && !ctx.report.is_signed() {
+        ctx.report.warn("unauthenticated-encryption");
+    }
+    Ok(report)
+}
+
+/// A finished layer's outcome, kept until the whole message was read.
+enum Finished {
+    Decrypted(mss_cms::stream::StreamDecrypted),
+    Verified(mss_cms::stream::StreamVerified),
+}
+
+/// Wraps an outer layer's reader: when it reaches its end, its own input is read to
+/// the end too (so that the layers around it finish) and its outcome is kept.
+struct LayerEnd<'a, R: Read> {
+    inner: Option<BufReader<CmsReader<'a, R>>>,
+    sink: Rc<RefCell<Vec<Finished>>>,
+}
+
+impl<R: Read> Read for LayerEnd<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(r) = self.inner.as_mut() else {
+            return Ok(0);
+        };
+        let n = r.read(buf)?;
+        if n == 0
+            && !buf.is_empty()
+            && let Some(r) = self.inner.take()
+        {
+            let mut reader = r.into_inner();
+            let f = finished(&reader).map_err(io::Error::other)?;
+            reader
+                .drain_input()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            self.sink.borrow_mut().push(f);
+        }
+        Ok(n)
+    }
+}
+
+fn finished<R: Read>(reader: &CmsReader<'_, R>) -> Result<Finished, Error> {
+    Ok(match reader {
+        CmsReader::Decrypt(d) => Finished::Decrypted(d.info().clone()),
+        CmsReader::Verify(v) => Finished::Verified(
+            v.results()
+                .cloned()
+                .ok_or_else(|| Error::Malformed("signed layer not verified".into()))?,
+        ),
+    })
+}
+
+fn record_end(ctx: &mut Ctx<'_, '_>, f: Finished) -> Result<(), Error> {
+    match f {
+        Finished::Decrypted(d) => {
+            ctx.report.encrypted = true;
+            ctx.report.authenticated_encryption = d.authenticated;
+            ctx.report.content_cipher = Some(d.cipher.name().to_string());
+            ctx.report.key_transport = Some(d.key_management.name());
+            for w in &d.warnings {
+                ctx.report.warn(w.clone());
+            }
+            ctx.report.layers.push(Layer {
+                kind: if d.authenticated {
+                    LayerKind::AuthEnveloped
+                } else {
+                    LayerKind::Enveloped
+                },
+                signatures: Vec::new(),
+            });
+        }
+        Finished::Verified(v) => {
+            ctx.record_signed_layer(&v.signed_data, v.results, LayerKind::SignedOpaque);
+        }
+    }
+    Ok(())
+}
