@@ -196,3 +196,186 @@ fn large_message_streams_in_bounded_memory() {
         "peak RSS {hwm} KiB for a {BIG}-byte message (bound {BOUND_KIB} KiB)"
     );
 }
+
+fn entity_bytes(len: u64) -> Vec<u8> {
+    let mut v = Vec::new();
+    Entity::new(len).read_to_end(&mut v).expect("entity");
+    v
+}
+
+#[test]
+fn streamed_signatures_open_like_in_memory_and_verify_in_openssl() {
+    let w = Workdir::new();
+    let alice = identity(&w.pki.alice);
+    let bob = identity(&w.pki.bob);
+    let opts = options(&w, &bob);
+    let mut outer = Headers::default();
+    outer.set("From", &w.pki.alice.email);
+    outer.set("Subject", "scan");
+    // multipart/signed needs a canonical (7-bit, CRLF) entity: the body in base64.
+    let mut entity =
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            .to_vec();
+    entity.extend_from_slice(&mss_cms::mime::encode_base64_lines(&entity_bytes(
+        1_000_003,
+    )));
+    for opaque in [false, true] {
+        let mut msg = Vec::new();
+        mss::stream::sign_stream(
+            &mut entity.as_slice(),
+            &mut msg,
+            &outer,
+            &alice,
+            &mss::SignOptions {
+                opaque,
+                ..mss::SignOptions::default()
+            },
+            &mut |_| {},
+        )
+        .expect("sign_stream");
+        let in_memory = mss::open(&msg, &opts).expect("open");
+        let mut streamed = Vec::new();
+        let report = open_stream(&mut msg.as_slice(), &mut streamed, &opts, &mut |_| {})
+            .expect("open_stream");
+        assert_eq!(report, in_memory.report, "opaque={opaque}");
+        assert!(streamed == in_memory.message, "opaque={opaque}");
+        assert_eq!(report.signatures[0].status, SignatureStatus::Valid);
+        assert!(streamed.ends_with(&entity[entity.len() - 4096..]));
+        w.write("signed.eml", &msg);
+        w.openssl(&[
+            "cms",
+            "-verify",
+            "-in",
+            "signed.eml",
+            "-CAfile",
+            "ca.pem",
+            "-out",
+            "v.out",
+        ]);
+        // A changed body byte: the signature no longer verifies (or the message no
+        // longer parses), never a valid report.
+        let mut bad = msg.clone();
+        let at = bad.len() / 2;
+        bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+        match open_stream(&mut bad.as_slice(), &mut Vec::new(), &opts, &mut |_| {}) {
+            Err(_) => {}
+            Ok(r) => assert!(!r.all_signatures_valid(), "opaque={opaque}"),
+        }
+    }
+}
+
+#[test]
+fn openssl_streamed_detached_and_nested_messages_open_while_streaming() {
+    let w = Workdir::new();
+    let bob = identity(&w.pki.bob);
+    let opts = options(&w, &bob);
+    let mut entity = b"Content-Type: text/plain\r\n\r\n".to_vec();
+    for i in 0..40_000 {
+        entity.extend_from_slice(format!("line {i} of a long report\r\n").as_bytes());
+    }
+    w.write("entity.txt", &entity);
+    // Detached, streamed by openssl (its -stream output is multipart/signed).
+    w.openssl(&[
+        "cms",
+        "-sign",
+        "-stream",
+        "-in",
+        "entity.txt",
+        "-signer",
+        "alice.pem",
+        "-inkey",
+        "alice.key",
+        "-out",
+        "det.eml",
+    ]);
+    // Signed then encrypted, both streamed by openssl.
+    w.openssl(&[
+        "cms",
+        "-encrypt",
+        "-stream",
+        "-aes-256-cbc",
+        "-in",
+        "det.eml",
+        "-out",
+        "nested.eml",
+        "bob.pem",
+    ]);
+    for name in ["det.eml", "nested.eml"] {
+        let msg = w.read(name);
+        let in_memory = mss::open(&msg, &opts).expect("open");
+        let mut streamed = Vec::new();
+        let report = open_stream(&mut msg.as_slice(), &mut streamed, &opts, &mut |_| {})
+            .expect("open_stream");
+        assert_eq!(report, in_memory.report, "{name}");
+        assert!(streamed == in_memory.message, "{name}");
+        assert_eq!(
+            report.signatures[0].status,
+            SignatureStatus::Valid,
+            "{name}"
+        );
+    }
+}
+
+/// Hands out at most `step` bytes per read (cutting delimiters, BER headers and base64
+/// quanta anywhere).
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn any_read_sizes_give_the_same_result() {
+    let w = Workdir::new();
+    let alice = identity(&w.pki.alice);
+    let bob = identity(&w.pki.bob);
+    let opts = options(&w, &bob);
+    let mut entity = b"Content-Type: text/plain\r\n\r\n".to_vec();
+    for i in 0..3000 {
+        entity.extend_from_slice(format!("line {i}\r\n").as_bytes());
+    }
+    let mut detached = Vec::new();
+    mss::stream::sign_stream(
+        &mut entity.as_slice(),
+        &mut detached,
+        &Headers::default(),
+        &alice,
+        &mss::SignOptions::default(),
+        &mut |_| {},
+    )
+    .expect("sign");
+    let mut enveloped = Vec::new();
+    mss::stream::encrypt_stream(
+        &mut detached.as_slice(),
+        &mut enveloped,
+        &Headers::default(),
+        &[],
+        &cert(&w.pki.bob.cert_der),
+        &EncryptOptions::default(),
+        &mut |_| {},
+    )
+    .expect("encrypt");
+    let reference = mss::open(&enveloped, &opts).expect("open");
+    assert_eq!(
+        reference.report.signatures[0].status,
+        SignatureStatus::Valid
+    );
+    for step in [1usize, 2, 3, 7, 64, 4097] {
+        let mut out = Vec::new();
+        let mut input = Trickle {
+            data: &enveloped,
+            step,
+        };
+        let report = open_stream(&mut input, &mut out, &opts, &mut |_| {}).expect("open_stream");
+        assert_eq!(report, reference.report, "step {step}");
+        assert!(out == reference.message, "step {step}");
+    }
+}

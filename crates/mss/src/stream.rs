@@ -12,9 +12,9 @@
 //! says whether to believe what was written. A progress callback receives the number
 //! of input bytes consumed so far.
 //!
-//! Not streamed: drafts that need re-encoding (the input here is already a MIME entity
-//! — headers, blank line, body — sent as is) and `multipart/signed` (both directions
-//! use the in-memory path).
+//! The input to protect is a MIME entity (header fields, blank line, body) sent as it
+//! stands: drafts that need re-encoding to 7 bits go through the in-memory
+//! [`crate::sign`] / [`crate::encrypt`] calls.
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -28,7 +28,8 @@ use mss_cms::enveloped::Recipient;
 use mss_cms::mime::{self, Headers};
 use mss_cms::signed::{SignParams, SignerSpec};
 use mss_cms::stream::{
-    Base64Reader, Base64Writer, CmsReader, EnvelopedWriter, SignedWriter, read_cms,
+    Base64Reader, Base64Writer, CmsReader, EnvelopedWriter, MultipartSignedReader,
+    MultipartSignedWriter, SignedWriter, read_cms,
 };
 
 use crate::Error;
@@ -191,8 +192,9 @@ pub fn sign_and_encrypt_stream(
     Ok(())
 }
 
-/// Sign (opaque SignedData) the MIME entity read from `entity`, writing an
-/// `application/pkcs7-mime; smime-type=signed-data` message to `out`.
+/// Sign the MIME entity read from `entity` (a canonical entity: CRLF line ends),
+/// writing to `out` a detached `multipart/signed` message, or with
+/// [`SignOptions::opaque`] an `application/pkcs7-mime; smime-type=signed-data` one.
 pub fn sign_stream(
     entity: &mut dyn Read,
     out: &mut dyn Write,
@@ -206,21 +208,28 @@ pub fn sign_stream(
         algorithm: opts.algorithm_for(signer),
         identify_by_ski: false,
     }];
-    out.write_all(&pkcs7_head(outer, "signed-data"))
-        .map_err(io_error)?;
     let params = SignParams {
-        detached: false,
+        detached: !opts.opaque,
         signing_time: None,
     };
-    let mut signed =
-        SignedWriter::new(Base64Writer::new(out), &signers, &params, opts.policy).map_err(cms)?;
     let mut input = Counting {
         inner: entity,
         count: 0,
         progress,
     };
-    pump(&mut input, &mut signed)?;
-    signed.finish().map_err(cms)?.finish().map_err(io_error)?;
+    if opts.opaque {
+        out.write_all(&pkcs7_head(outer, "signed-data"))
+            .map_err(io_error)?;
+        let mut signed = SignedWriter::new(Base64Writer::new(out), &signers, &params, opts.policy)
+            .map_err(cms)?;
+        pump(&mut input, &mut signed)?;
+        signed.finish().map_err(cms)?.finish().map_err(io_error)?;
+    } else {
+        let mut signed =
+            MultipartSignedWriter::new(out, outer, &signers, &params, opts.policy).map_err(cms)?;
+        pump(&mut input, &mut signed)?;
+        signed.finish().map_err(cms)?;
+    }
     Ok(())
 }
 
@@ -257,12 +266,60 @@ fn body_reader<'r>(h: &Headers, r: Box<dyn Read + 'r>) -> Box<dyn Read + 'r> {
     }
 }
 
-/// Open a message read from `input`: every `application/pkcs7-mime` layer (enveloped,
-/// auth-enveloped, opaque signed; nested) is decrypted or verified while streaming, and
-/// the clear message (the received outer header fields merged with the innermost
-/// entity, as [`crate::open`] gives it) is written to `out`. Signatures are judged
-/// (chain, revocation) as by [`crate::open`]. A bare BER/DER CMS object is accepted
-/// too (then only the inner content is written).
+/// One S/MIME layer being read: a CMS object (`application/pkcs7-mime` body or bare
+/// BER/DER) or a `multipart/signed` body. Reading it gives the inner entity.
+enum LayerReader<'a> {
+    Cms(CmsReader<'a, Box<dyn Read + 'a>>),
+    Multipart(MultipartSignedReader<'a, Box<dyn Read + 'a>>),
+}
+
+impl Read for LayerReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            LayerReader::Cms(r) => r.read(buf),
+            LayerReader::Multipart(r) => r.read(buf),
+        }
+    }
+}
+
+impl LayerReader<'_> {
+    fn drain_input(&mut self) -> Result<(), mss_cms::CmsError> {
+        match self {
+            LayerReader::Cms(r) => r.drain_input(),
+            LayerReader::Multipart(r) => r.drain_input(),
+        }
+    }
+
+    fn finished(&self) -> Result<Finished, Error> {
+        let not_verified = || Error::Malformed("signed layer not verified".into());
+        Ok(match self {
+            LayerReader::Cms(CmsReader::Decrypt(d)) => Finished::Decrypted(d.info().clone()),
+            LayerReader::Cms(CmsReader::Verify(v)) => {
+                Finished::Verified(v.results().cloned().ok_or_else(not_verified)?, false)
+            }
+            LayerReader::Multipart(m) => {
+                Finished::Verified(m.results().cloned().ok_or_else(not_verified)?, true)
+            }
+        })
+    }
+}
+
+/// Is this entity a `multipart/signed` one with an S/MIME signature?
+fn is_smime_multipart_signed(h: &Headers) -> bool {
+    let ct = h.content_type();
+    ct.essence() == "multipart/signed"
+        && ct.param("protocol").is_none_or(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "application/pkcs7-signature" || p == "application/x-pkcs7-signature"
+        })
+}
+
+/// Open a message read from `input`: every S/MIME layer (enveloped, auth-enveloped,
+/// opaque signed, `multipart/signed`; nested) is decrypted or verified while
+/// streaming, and the clear message (the received outer header fields merged with the
+/// innermost entity, as [`crate::open`] gives it) is written to `out`. Signatures are
+/// judged (chain, revocation) as by [`crate::open`], and the [`Report`] is the same.
+/// A bare BER/DER CMS object is accepted too (then only the inner content is written).
 pub fn open_stream(
     input: &mut dyn Read,
     out: &mut dyn Write,
@@ -278,83 +335,108 @@ pub fn open_stream(
     };
     let mut buffered = BufReader::with_capacity(64 * 1024, counting);
     let first = buffered.fill_buf().map_err(io_error)?.first().copied();
-    let mut outer: Option<Headers> = None;
-    let mut from = None;
-    // The stream at the current layer, and the headers of the entity it is the body of.
-    let mut current: Box<dyn Read + '_> = if first == Some(0x30) {
-        Box::new(buffered)
-    } else {
-        let block = read_header_block(&mut buffered)?;
-        let h = Headers::parse(&block)?;
-        from = h.get("From");
-        let body = body_reader(&h, Box::new(buffered));
-        if !is_pkcs7_mime(&h) {
-            return Err(Error::Unsupported(
-                "only application/pkcs7-mime messages are opened while streaming".into(),
-            ));
-        }
-        outer = Some(h);
-        body
-    };
+    let sink: Rc<RefCell<Vec<Finished>>> = Rc::new(RefCell::new(Vec::new()));
     let mut ctx = Ctx {
         opts,
         time,
         report: &mut report,
-        from,
+        from: None,
     };
-    let sink: Rc<RefCell<Vec<Finished>>> = Rc::new(RefCell::new(Vec::new()));
+    // The top-level headers (none for a bare CMS object), the current entity's headers
+    // and its (raw) body.
+    let mut outer: Option<Headers> = None;
+    let mut current: (Option<Headers>, Box<dyn Read + '_>) = if first == Some(0x30) {
+        (None, Box::new(buffered))
+    } else {
+        let block = read_header_block(&mut buffered)?;
+        let h = Headers::parse(&block)?;
+        ctx.from = h.get("From");
+        outer = Some(h.clone());
+        (Some(h), Box::new(buffered))
+    };
     let mut layers = 0;
     loop {
+        let (h, body) = current;
+        let layer = match &h {
+            None => LayerReader::Cms(
+                read_cms(
+                    body,
+                    &opts.keys,
+                    &opts.kek_keys,
+                    &opts.extra_certs,
+                    opts.policy,
+                )
+                .map_err(cms)?,
+            ),
+            Some(h) if is_pkcs7_mime(h) => LayerReader::Cms(
+                read_cms(
+                    body_reader(h, body),
+                    &opts.keys,
+                    &opts.kek_keys,
+                    &opts.extra_certs,
+                    opts.policy,
+                )
+                .map_err(cms)?,
+            ),
+            Some(h) if is_smime_multipart_signed(h) => LayerReader::Multipart(
+                MultipartSignedReader::new(body, &h.content_type(), &opts.extra_certs, opts.policy)
+                    .map_err(cms)?,
+            ),
+            Some(h) => {
+                // The innermost entity: its header block, then its body.
+                let block = h.to_bytes();
+                if layers == 0 {
+                    out.write_all(&block).map_err(io_error)?;
+                    out.write_all(b"\r\n").map_err(io_error)?;
+                } else {
+                    let mut entity = block;
+                    entity.extend_from_slice(b"\r\n");
+                    let merged = match &outer {
+                        Some(o) => mime::merge_outer_headers(o, &entity),
+                        None => entity,
+                    };
+                    out.write_all(&merged).map_err(io_error)?;
+                }
+                let mut body = body;
+                pump(&mut body, out)?;
+                drop(body);
+                break;
+            }
+        };
         layers += 1;
         if layers > crate::open::MAX_LAYERS {
-            return Err(Error::Malformed("too many S/MIME layers".into()));
+            return Err(Error::Malformed(format!(
+                "more than {} S/MIME layers",
+                crate::open::MAX_LAYERS
+            )));
         }
-        let reader = read_cms(
-            current,
-            &opts.keys,
-            &opts.kek_keys,
-            &opts.extra_certs,
-            opts.policy,
-        )
-        .map_err(cms)?;
-        // Look at the inner entity's header block: another layer, or the end.
-        let mut inner = BufReader::with_capacity(64 * 1024, reader);
+        let mut inner = BufReader::with_capacity(64 * 1024, layer);
         let block = read_header_block(&mut inner)?;
-        let h = Headers::parse(&block).ok();
-        let nested = h.as_ref().is_some_and(is_pkcs7_mime);
-        if nested {
-            let h = h.unwrap_or_default();
-            // The layer's verdict arrives when its content ends: nested layers are
-            // read to the end through it, so record it afterwards (below).
-            let body = body_reader(
-                &h,
-                Box::new(LayerEnd {
+        match Headers::parse(&block) {
+            Ok(h) if !block.is_empty() && looks_like_header_block(&block) => {
+                current = (
+                    Some(h),
+                    Box::new(LayerEnd {
+                        inner: Some(inner),
+                        sink: Rc::clone(&sink),
+                    }),
+                );
+            }
+            _ => {
+                // Not MIME inside a CMS layer: handed back as it stands.
+                ctx.report.warn("inner-content-not-mime");
+                out.write_all(&block).map_err(io_error)?;
+                let mut rest = LayerEnd {
                     inner: Some(inner),
                     sink: Rc::clone(&sink),
-                }),
-            );
-            current = body;
-            continue;
-        }
-        // Innermost entity: write the merged headers, then stream the body.
-        match (&outer, &h) {
-            (Some(o), Some(_)) => {
-                let merged = mime::merge_outer_headers(o, &block);
-                out.write_all(&merged).map_err(io_error)?;
+                };
+                pump(&mut rest, out)?;
+                break;
             }
-            _ => out.write_all(&block).map_err(io_error)?,
         }
-        pump(&mut inner, out)?;
-        let mut reader = inner.into_inner();
-        let innermost = finished(&reader)?;
-        // Read the outer layers to their ends: their padding, tags and signatures are
-        // checked there.
-        reader.drain_input().map_err(cms)?;
-        for f in sink.borrow_mut().drain(..) {
-            record_end(&mut ctx, f)?;
-        }
-        record_end(&mut ctx, innermost)?;
-        break;
+    }
+    for f in sink.borrow_mut().drain(..) {
+        record_end(&mut ctx, f)?;
     }
     if ctx.report.encrypted && !ctx.report.authenticated_encryption && !ctx.report.is_signed() {
         ctx.report.warn("unauthenticated-encryption");
@@ -362,20 +444,33 @@ pub fn open_stream(
     Ok(report)
 }
 
+/// Does this block start like MIME header fields (or an empty header block)?
+fn looks_like_header_block(block: &[u8]) -> bool {
+    if block.starts_with(b"\r\n") || block.starts_with(b"\n") {
+        return true;
+    }
+    let line = block.split(|b| *b == b'\n').next().unwrap_or_default();
+    match line.iter().position(|b| *b == b':') {
+        Some(colon) => colon > 0 && line[..colon].iter().all(|b| b.is_ascii_graphic()),
+        None => false,
+    }
+}
+
 /// A finished layer's outcome, kept until the whole message was read.
 enum Finished {
     Decrypted(mss_cms::stream::StreamDecrypted),
-    Verified(mss_cms::stream::StreamVerified),
+    /// A signed layer; true for `multipart/signed`.
+    Verified(mss_cms::stream::StreamVerified, bool),
 }
 
-/// Wraps an outer layer's reader: when it reaches its end, its own input is read to
-/// the end too (so that the layers around it finish) and its outcome is kept.
-struct LayerEnd<'a, R: Read> {
-    inner: Option<BufReader<CmsReader<'a, R>>>,
+/// Wraps a layer's reader: when it reaches its end, its own input is read to the end
+/// too (so that the layers around it finish first) and its outcome is kept.
+struct LayerEnd<'a> {
+    inner: Option<BufReader<LayerReader<'a>>>,
     sink: Rc<RefCell<Vec<Finished>>>,
 }
 
-impl<R: Read> Read for LayerEnd<'_, R> {
+impl Read for LayerEnd<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let Some(r) = self.inner.as_mut() else {
             return Ok(0);
@@ -386,7 +481,7 @@ impl<R: Read> Read for LayerEnd<'_, R> {
             && let Some(r) = self.inner.take()
         {
             let mut reader = r.into_inner();
-            let f = finished(&reader).map_err(io::Error::other)?;
+            let f = reader.finished().map_err(io::Error::other)?;
             reader
                 .drain_input()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
@@ -394,17 +489,6 @@ impl<R: Read> Read for LayerEnd<'_, R> {
         }
         Ok(n)
     }
-}
-
-fn finished<R: Read>(reader: &CmsReader<'_, R>) -> Result<Finished, Error> {
-    Ok(match reader {
-        CmsReader::Decrypt(d) => Finished::Decrypted(d.info().clone()),
-        CmsReader::Verify(v) => Finished::Verified(
-            v.results()
-                .cloned()
-                .ok_or_else(|| Error::Malformed("signed layer not verified".into()))?,
-        ),
-    })
 }
 
 fn record_end(ctx: &mut Ctx<'_, '_>, f: Finished) -> Result<(), Error> {
@@ -426,8 +510,13 @@ fn record_end(ctx: &mut Ctx<'_, '_>, f: Finished) -> Result<(), Error> {
                 signatures: Vec::new(),
             });
         }
-        Finished::Verified(v) => {
-            ctx.record_signed_layer(&v.signed_data, v.results, LayerKind::SignedOpaque);
+        Finished::Verified(v, detached) => {
+            let kind = if detached {
+                LayerKind::SignedDetached
+            } else {
+                LayerKind::SignedOpaque
+            };
+            ctx.record_signed_layer(&v.signed_data, v.results, kind);
         }
     }
     Ok(())

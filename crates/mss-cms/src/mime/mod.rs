@@ -41,7 +41,7 @@
 mod encoding;
 mod headers;
 mod multipart;
-mod smime;
+pub(crate) mod smime;
 
 #[cfg(test)]
 mod tests;

@@ -6,17 +6,20 @@
 //!   `io::Write`) and [`DecryptReader`] (decryption as an `io::Read`);
 //! - [`signed`]: [`SignedWriter`] (opaque SignedData, content hashed as it streams) and
 //!   [`VerifyReader`] (content handed out while hashed, signers verified at its end);
+//! - [`multipart`]: [`MultipartSignedWriter`] / [`MultipartSignedReader`] (detached
+//!   `multipart/signed`, the first part hashed as it streams);
 //! - [`Base64Writer`] / [`Base64Reader`]: the base64 body of an
 //!   `application/pkcs7-mime` entity, encoded and decoded in chunks.
 //!
 //! Memory stays bounded by the segment size (64 KiB) plus the non-content elements
 //! (certificates, recipient and signer infos: at most [`ber::MAX_ELEMENT`] each),
-//! whatever the size of the content. Not streamed (yet): `multipart/signed` (its
-//! in-memory path is used) and AuthEnvelopedData carrying authenticated attributes
-//! (refused by the reader, never produced by mss).
+//! whatever the size of the content. Not streamed: AuthEnvelopedData carrying
+//! authenticated attributes (refused by the reader, never produced by mss: GCM
+//! authenticates them before the content, but they come after it).
 
 pub mod ber;
 pub mod enveloped;
+pub mod multipart;
 pub mod signed;
 
 use std::io::{self, Read, Write};
@@ -32,6 +35,7 @@ use mss_algs::policy::Policy;
 use x509_cert::Certificate;
 
 pub use enveloped::{DecryptReader, EnvelopedWriter, StreamDecrypted};
+pub use multipart::{MultipartSignedReader, MultipartSignedWriter};
 pub use signed::{SignedWriter, StreamVerified, VerifyReader};
 
 use crate::CmsError;
