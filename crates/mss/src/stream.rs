@@ -233,6 +233,60 @@ pub fn sign_stream(
     Ok(())
 }
 
+/// Is this header field one of the entity's own (Content-*, MIME-Version)?
+fn is_content_field(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("content-") || n == "mime-version"
+}
+
+/// Read a draft (RFC 5322 header fields, blank line, body) from `input` without
+/// reading its body: returns its outer header fields (everything but Content-* and
+/// MIME-Version) and a reader of the inner MIME entity to protect — the draft's
+/// Content-* fields (`text/plain` when it has none) and its body, base64-encoded on the
+/// fly unless the draft declares it `7bit`, `quoted-printable` or `base64` already (a
+/// `text/*` body gets CRLF line ends first). The streaming counterpart of the
+/// in-memory draft handling of [`crate::sign`] and [`crate::encrypt`], for bodies of
+/// any size.
+pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Read + 'r>), Error> {
+    let mut buffered = BufReader::with_capacity(64 * 1024, input);
+    let block = read_header_block(&mut buffered)?;
+    let draft = Headers::parse(&block)?;
+    let mut outer = Headers::default();
+    let mut inner = Headers::default();
+    for f in draft.fields {
+        if is_content_field(&f.name) {
+            if !f.name.eq_ignore_ascii_case("mime-version") {
+                inner.fields.push(f);
+            }
+        } else {
+            outer.fields.push(f);
+        }
+    }
+    if inner.get("content-type").is_none() {
+        inner.set("Content-Type", "text/plain; charset=utf-8");
+    }
+    let cte = inner
+        .get("content-transfer-encoding")
+        .map(|v| v.trim().to_ascii_lowercase());
+    let body: Box<dyn Read + 'r> = match cte.as_deref() {
+        Some("7bit" | "quoted-printable" | "base64") => Box::new(buffered),
+        _ => {
+            inner.remove("content-transfer-encoding");
+            inner.set("Content-Transfer-Encoding", "base64");
+            let text = inner.content_type().essence().starts_with("text/");
+            let raw: Box<dyn Read + 'r> = if text {
+                Box::new(mss_cms::stream::CanonReader::new(buffered))
+            } else {
+                Box::new(buffered)
+            };
+            Box::new(mss_cms::stream::Base64EncodeReader::new(raw))
+        }
+    };
+    let mut head = inner.to_bytes();
+    head.extend_from_slice(b"\r\n");
+    Ok((outer, Box::new(io::Cursor::new(head).chain(body))))
+}
+
 /// Read a header block (up to and including the blank line) from `r`.
 fn read_header_block(r: &mut dyn BufRead) -> Result<Vec<u8>, Error> {
     let mut block = Vec::new();

@@ -6,6 +6,7 @@
 
 mod demo;
 mod exit;
+mod streaming;
 mod trust;
 
 use std::io::{Read, Write};
@@ -58,6 +59,10 @@ struct Io {
     /// not at all when the command fails.
     #[arg(long = "out", value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Stream the message in bounded memory (automatic for input files of 8 MiB or
+    /// more); a progress bar is shown when standard error is a terminal.
+    #[arg(long)]
+    stream: bool,
 }
 
 #[derive(Args)]
@@ -415,7 +420,11 @@ fn parse_digest(s: &str) -> Result<DigestAlgorithm, Failure> {
 }
 
 fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
-    let input = read_input(&a.io.input)?;
+    let input = if streaming::wanted(&a.io) {
+        Vec::new()
+    } else {
+        read_input(&a.io.input)?
+    };
     let digest = parse_digest(&a.digest)?;
     let id = load_identity(&a.identity, &a.pin)?;
     let opts = mss::SignOptions {
@@ -428,6 +437,9 @@ fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
         },
         policy: policy(a.allow_legacy),
     };
+    if streaming::wanted(&a.io) {
+        return streaming::sign(&a.io, id.signing_key().map_err(card_failure)?, &opts);
+    }
     let out = mss::sign(&input, id.signing_key().map_err(card_failure)?, &opts)?;
     write_output(&a.io.output, &out)
 }
@@ -454,7 +466,11 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
         recipients.push(load_one_cert(p)?);
     }
     let sender_cert = a.sender_cert.as_deref().map(load_one_cert).transpose()?;
-    let input = read_input(&a.io.input)?;
+    let input = if streaming::wanted(&a.io) {
+        Vec::new()
+    } else {
+        read_input(&a.io.input)?
+    };
     let pol = policy(a.allow_legacy);
     let sign = mss::SignOptions {
         opaque: false,
@@ -489,10 +505,16 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
                     Err(_) => None,
                 },
             };
+            if streaming::wanted(&a.io) {
+                return streaming::encrypt(&a.io, Some(signer), &recipients, own.as_ref(), &opts);
+            }
             mss::sign_and_encrypt(&input, signer, &recipients, own.as_ref(), &opts)?
         }
         None => {
             let sender = sender_cert.ok_or_else(|| Failure::new(exit::USAGE, SENDER_NEEDED))?;
+            if streaming::wanted(&a.io) {
+                return streaming::encrypt(&a.io, None, &recipients, Some(&sender), &opts);
+            }
             mss::encrypt(&input, &recipients, &sender, &opts)?
         }
     };
@@ -500,7 +522,11 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
 }
 
 fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
-    let input = read_input(&a.io.input)?;
+    let input = if streaming::wanted(&a.io) {
+        Vec::new()
+    } else {
+        read_input(&a.io.input)?
+    };
     let mut ids = Vec::new();
     for p in &a.identity {
         ids.push(load_identity(p, &a.pin)?);
@@ -528,6 +554,24 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
         ..Default::default()
     };
     trust::apply(&a.trust_opts, &http, &mut opts)?;
+    if streaming::wanted(&a.io) {
+        let (report, output) = streaming::open(&a.io, &opts)?;
+        let report_file = match &a.report_json {
+            Some(p) => {
+                let mut json = serde_json::to_vec_pretty(&report.to_json())
+                    .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+                json.push(b'\n');
+                Some(stage(p, &json)?)
+            }
+            None => None,
+        };
+        eprint!("{}", demo::summary(&report));
+        if let Some(f) = report_file {
+            f.persist()?;
+        }
+        output.commit()?;
+        return Ok(exit::for_report(&report));
+    }
     let opened = mss::open(&input, &opts).map_err(|e| match e {
         // Opening, a failing key operation (card, PIN) means: cannot decrypt.
         mss::Error::Key(_) => Failure::new(exit::CANNOT_DECRYPT, e.to_string()),

@@ -8,7 +8,7 @@
 //!   [`VerifyReader`] (content handed out while hashed, signers verified at its end);
 //! - [`multipart`]: [`MultipartSignedWriter`] / [`MultipartSignedReader`] (detached
 //!   `multipart/signed`, the first part hashed as it streams);
-//! - [`Base64Writer`] / [`Base64Reader`]: the base64 body of an
+//! - [`Base64Writer`] / [`Base64EncodeReader`] / [`Base64Reader`]: the base64 body of an
 //!   `application/pkcs7-mime` entity, encoded and decoded in chunks.
 //!
 //! Memory stays bounded by the segment size (64 KiB) plus the non-content elements
@@ -35,7 +35,7 @@ use mss_algs::policy::Policy;
 use x509_cert::Certificate;
 
 pub use enveloped::{DecryptReader, EnvelopedWriter, StreamDecrypted};
-pub use multipart::{MultipartSignedReader, MultipartSignedWriter};
+pub use multipart::{CanonReader, MultipartSignedReader, MultipartSignedWriter};
 pub use signed::{SignedWriter, StreamVerified, VerifyReader};
 
 use crate::CmsError;
@@ -104,6 +104,69 @@ impl<W: Write> Write for Base64Writer<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// Encodes what it reads from the inner reader as base64 in 76-character CRLF lines
+/// (the pull counterpart of [`Base64Writer`]).
+#[derive(Debug)]
+pub struct Base64EncodeReader<R: Read> {
+    inner: R,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    eof: bool,
+}
+
+impl<R: Read> Base64EncodeReader<R> {
+    /// Encode what `inner` gives.
+    pub fn new(inner: R) -> Self {
+        Base64EncodeReader {
+            inner,
+            raw: Vec::with_capacity(LINE_IN * BATCH_LINES),
+            out: Vec::with_capacity(78 * BATCH_LINES),
+            out_pos: 0,
+            eof: false,
+        }
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        while self.out_pos >= self.out.len() && !self.eof {
+            self.out.clear();
+            self.out_pos = 0;
+            // Fill a whole batch of lines (or up to the end of input).
+            let want = LINE_IN * BATCH_LINES;
+            self.raw.resize(want, 0);
+            let mut have = 0;
+            while have < want {
+                let n = self.inner.read(&mut self.raw[have..])?;
+                if n == 0 {
+                    self.eof = true;
+                    break;
+                }
+                have += n;
+            }
+            let mut line = [0u8; 76];
+            for chunk in self.raw[..have].chunks(LINE_IN) {
+                let n = STANDARD
+                    .encode_slice(chunk, &mut line)
+                    .map_err(io::Error::other)?;
+                self.out.extend_from_slice(&line[..n]);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Base64EncodeReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.refill()?;
+        let avail = &self.out[self.out_pos..];
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.out_pos += n;
+        Ok(n)
     }
 }
 

@@ -555,6 +555,52 @@ impl<'a, R: Read> MultipartSignedReader<'a, R> {
     }
 }
 
+/// Canonicalises the line ends of what it reads (bare LF and bare CR become CRLF).
+#[derive(Debug)]
+pub struct CanonReader<R: Read> {
+    inner: R,
+    canon: Canon,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    eof: bool,
+}
+
+impl<R: Read> CanonReader<R> {
+    /// Canonicalise what `inner` gives.
+    pub fn new(inner: R) -> Self {
+        CanonReader {
+            inner,
+            canon: Canon::default(),
+            raw: vec![0; 64 * 1024],
+            out: Vec::with_capacity(128 * 1024),
+            out_pos: 0,
+            eof: false,
+        }
+    }
+}
+
+impl<R: Read> Read for CanonReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.out_pos >= self.out.len() && !self.eof {
+            self.out.clear();
+            self.out_pos = 0;
+            let n = self.inner.read(&mut self.raw)?;
+            if n == 0 {
+                self.eof = true;
+                self.canon.finish(&mut self.out);
+            } else {
+                self.canon.push(&self.raw[..n], &mut self.out);
+            }
+        }
+        let avail = &self.out[self.out_pos..];
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
 impl<R: Read> Read for MultipartSignedReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.out_pos >= self.out.len() && self.state != State::Done {
