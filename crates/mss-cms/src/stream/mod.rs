@@ -19,6 +19,7 @@
 
 pub mod ber;
 pub mod enveloped;
+mod hash;
 pub mod multipart;
 pub mod signed;
 

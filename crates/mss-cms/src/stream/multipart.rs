@@ -14,10 +14,11 @@
 
 use std::io::{self, Read, Write};
 
-use mss_algs::digest::{DigestAlgorithm, Hasher};
+use mss_algs::digest::DigestAlgorithm;
 use mss_algs::policy::Policy;
 use x509_cert::Certificate;
 
+use super::hash::Hashing;
 use super::signed::StreamVerified;
 use crate::CmsError;
 use crate::content::{ContentInfo, ContentType};
@@ -41,7 +42,7 @@ fn io_err(e: CmsError) -> io::Error {
 pub struct MultipartSignedWriter<'a, W: Write> {
     out: W,
     boundary: String,
-    hashers: Vec<Hasher>,
+    hashing: Hashing,
     signers: &'a [SignerSpec<'a>],
     params: SignParams,
     policy: &'a dyn Policy,
@@ -99,7 +100,7 @@ impl<'a, W: Write> MultipartSignedWriter<'a, W> {
         Ok(MultipartSignedWriter {
             out,
             boundary,
-            hashers: digests.iter().map(|d| d.hasher()).collect(),
+            hashing: Hashing::new(digests.iter().map(|d| d.hasher()).collect()),
             signers,
             params: SignParams {
                 detached: true,
@@ -113,11 +114,7 @@ impl<'a, W: Write> MultipartSignedWriter<'a, W> {
     /// writer.
     pub fn finish(mut self) -> Result<W, CmsError> {
         let e = |e: io::Error| CmsError::Encoding(e.to_string());
-        let digests: Vec<(DigestAlgorithm, Vec<u8>)> = self
-            .hashers
-            .into_iter()
-            .map(|h| (h.algorithm(), h.finalize()))
-            .collect();
+        let digests = self.hashing.finish()?;
         let der = signed::sign_digests(&digests, self.signers, &self.params, self.policy)?;
         let b = &self.boundary;
         let mut tail = format!("\r\n--{b}\r\n").into_bytes();
@@ -136,9 +133,7 @@ impl<'a, W: Write> MultipartSignedWriter<'a, W> {
 
 impl<W: Write> Write for MultipartSignedWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        for h in &mut self.hashers {
-            h.update(buf);
-        }
+        self.hashing.update(buf);
         self.out.write_all(buf)?;
         Ok(buf.len())
     }
@@ -227,7 +222,7 @@ pub struct MultipartSignedReader<'a, R: Read> {
     canon: Canon,
     out: Vec<u8>,
     out_pos: usize,
-    hashers: Vec<Hasher>,
+    hashing: Option<Hashing>,
     extra_certs: &'a [Certificate],
     policy: &'a dyn Policy,
     verified: Option<StreamVerified>,
@@ -295,7 +290,7 @@ impl<'a, R: Read> MultipartSignedReader<'a, R> {
             canon: Canon::default(),
             out: Vec::with_capacity(64 * 1024 + 1024),
             out_pos: 0,
-            hashers: digests.iter().map(|d| d.hasher()).collect(),
+            hashing: Some(Hashing::new(digests.iter().map(|d| d.hasher()).collect())),
             extra_certs,
             policy,
             verified: None,
@@ -488,7 +483,7 @@ impl<'a, R: Read> MultipartSignedReader<'a, R> {
     }
 
     fn hash_out(&mut self) {
-        for h in &mut self.hashers {
+        if let Some(h) = self.hashing.as_mut() {
             h.update(&self.out);
         }
     }
@@ -542,10 +537,10 @@ impl<'a, R: Read> MultipartSignedReader<'a, R> {
             return Err(malformed("the signature part is not a SignedData"));
         }
         let sd = signed::parse(&ci.content)?;
-        let digests: Vec<(DigestAlgorithm, Vec<u8>)> = std::mem::take(&mut self.hashers)
-            .into_iter()
-            .map(|h| (h.algorithm(), h.finalize()))
-            .collect();
+        let digests = match self.hashing.take() {
+            Some(h) => h.finish()?,
+            None => Vec::new(),
+        };
         let results = signed::verify_digests(&sd, &digests, self.extra_certs, self.policy);
         self.verified = Some(StreamVerified {
             signed_data: sd,

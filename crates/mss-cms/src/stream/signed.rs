@@ -23,6 +23,7 @@ use x509_cert::Certificate;
 
 use super::ber::{self, BerReader, End, OctetStream};
 use super::enveloped::SEGMENT;
+use super::hash::Hashing;
 use crate::content::ContentInfo;
 use crate::signed::{self, ParsedSignedData, SignParams, SignerResult, SignerSpec};
 use crate::{CmsError, ber as inmem};
@@ -51,7 +52,7 @@ fn digests_of(signers: &[SignerSpec<'_>]) -> Vec<DigestAlgorithm> {
 /// and signer infos after it. Call [`finish`](Self::finish) at the end.
 pub struct SignedWriter<'a, W: Write> {
     out: W,
-    hashers: Vec<Hasher>,
+    hashing: Hashing,
     signers: &'a [SignerSpec<'a>],
     params: SignParams,
     policy: &'a dyn Policy,
@@ -103,7 +104,7 @@ impl<'a, W: Write> SignedWriter<'a, W> {
             .map_err(|e| CmsError::Encoding(e.to_string()))?;
         Ok(SignedWriter {
             out,
-            hashers: digests.iter().map(|d| d.hasher()).collect(),
+            hashing: Hashing::new(digests.iter().map(|d| d.hasher()).collect()),
             signers,
             params: params.clone(),
             policy,
@@ -116,9 +117,7 @@ impl<'a, W: Write> SignedWriter<'a, W> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        for h in &mut self.hashers {
-            h.update(&self.pending);
-        }
+        self.hashing.update(&self.pending);
         ber::write_segment(&mut self.out, &self.pending)?;
         self.pending.clear();
         Ok(())
@@ -129,11 +128,7 @@ impl<'a, W: Write> SignedWriter<'a, W> {
     pub fn finish(mut self) -> Result<W, CmsError> {
         let e = |e: io::Error| CmsError::Encoding(e.to_string());
         self.flush_segment().map_err(e)?;
-        let digests: Vec<(DigestAlgorithm, Vec<u8>)> = self
-            .hashers
-            .into_iter()
-            .map(|h| (h.algorithm(), h.finalize()))
-            .collect();
+        let digests = self.hashing.finish()?;
         let der = signed::sign_digests(&digests, self.signers, &self.params, self.policy)?;
         let ci = ContentInfo::from_ber(&der)?;
         let h = inmem::read_header(&ci.content)?;
@@ -193,7 +188,7 @@ pub struct StreamVerified {
 pub struct VerifyReader<'a, R: Read> {
     ber: BerReader<R>,
     oct: Option<OctetStream>,
-    hashers: Vec<Hasher>,
+    hashing: Option<Hashing>,
     /// version, digestAlgorithms, eContentType TLVs (to rebuild the structure).
     head: Vec<Vec<u8>>,
     content_type: ObjectIdentifier,
@@ -268,7 +263,7 @@ impl<'a, R: Read> VerifyReader<'a, R> {
         Ok(VerifyReader {
             ber,
             oct,
-            hashers,
+            hashing: Some(Hashing::new(hashers)),
             head: vec![inmem::normalize(&version)?, algs, ect],
             content_type,
             ends: [ci_end, explicit_end, sd_end, eci_end],
@@ -323,10 +318,10 @@ impl<'a, R: Read> VerifyReader<'a, R> {
         }
         let tlv = inmem::encode_tlv(0, true, 16, &body);
         let sd = signed::parse(&tlv)?;
-        let digests: Vec<(DigestAlgorithm, Vec<u8>)> = std::mem::take(&mut self.hashers)
-            .into_iter()
-            .map(|h| (h.algorithm(), h.finalize()))
-            .collect();
+        let digests = match self.hashing.take() {
+            Some(h) => h.finish()?,
+            None => Vec::new(),
+        };
         let results = if self.oct.is_some() {
             signed::verify_digests(&sd, &digests, self.extra_certs, self.policy)
         } else {
@@ -354,7 +349,7 @@ impl<R: Read> Read for VerifyReader<'_, R> {
             self.finish().map_err(io_err)?;
             return Ok(0);
         }
-        for h in &mut self.hashers {
+        if let Some(h) = self.hashing.as_mut() {
             h.update(&buf[..n]);
         }
         Ok(n)
