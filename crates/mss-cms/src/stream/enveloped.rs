@@ -43,10 +43,35 @@ fn enc<T: Encode>(v: &T) -> Result<Vec<u8>, CmsError> {
 /// [`finish`](Self::finish) at the end: dropping the writer leaves the output truncated.
 pub struct EnvelopedWriter<W: Write> {
     out: W,
-    enc: Option<ContentEncryptor>,
+    enc: Option<Encrypting>,
     pending: Zeroizing<Vec<u8>>,
     ct: Vec<u8>,
     aead: bool,
+    written: u64,
+}
+
+/// Plaintext bytes encrypted inline before the encryption moves to its own thread.
+const THREAD_AFTER: u64 = 1024 * 1024;
+
+/// Segments queued for the encrypting thread at most.
+const QUEUE: usize = 8;
+
+/// The content encryption: inline for small contents, then on a second thread so that
+/// it overlaps with what produces the plaintext (hashing, base64) and what consumes
+/// the ciphertext. Segments go through a bounded queue in order; the ciphertext comes
+/// back through an unbounded one that the writer empties after each segment, so at
+/// most `QUEUE + 1` segments are in flight.
+enum Encrypting {
+    Inline(ContentEncryptor),
+    Threaded {
+        tx: std::sync::mpsc::SyncSender<Zeroizing<Vec<u8>>>,
+        rx: std::sync::mpsc::Receiver<Vec<u8>>,
+        handle: std::thread::JoinHandle<(Vec<u8>, Vec<u8>)>,
+    },
+}
+
+fn worker_gone() -> io::Error {
+    io::Error::other("the encrypting thread stopped")
 }
 
 impl<W: Write> std::fmt::Debug for EnvelopedWriter<W> {
@@ -93,24 +118,61 @@ impl<W: Write> EnvelopedWriter<W> {
             .map_err(|e| CmsError::Encoding(e.to_string()))?;
         Ok(EnvelopedWriter {
             out,
-            enc: Some(ContentEncryptor::new(&params, &key)?),
+            enc: Some(Encrypting::Inline(ContentEncryptor::new(&params, &key)?)),
             pending: Zeroizing::new(Vec::with_capacity(SEGMENT)),
             ct: Vec::with_capacity(SEGMENT + 32),
             aead,
+            written: 0,
         })
     }
 
     fn flush_segment(&mut self) -> io::Result<()> {
-        let Some(e) = self.enc.as_mut() else {
-            return Err(io::Error::other("the enveloped writer is finished"));
-        };
-        self.ct.clear();
-        e.update(&self.pending, &mut self.ct);
-        self.pending.clear();
-        if !self.ct.is_empty() {
-            ber::write_segment(&mut self.out, &self.ct)?;
+        self.written += self.pending.len() as u64;
+        if self.written >= THREAD_AFTER
+            && let Some(Encrypting::Inline(_)) = &self.enc
+            && let Some(Encrypting::Inline(mut e)) = self.enc.take()
+        {
+            let (tx, in_rx) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(QUEUE);
+            let (out_tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            let handle = std::thread::spawn(move || {
+                for pt in in_rx {
+                    let mut ct = Vec::with_capacity(pt.len() + 32);
+                    e.update(&pt, &mut ct);
+                    if out_tx.send(ct).is_err() {
+                        break;
+                    }
+                }
+                let mut last = Vec::new();
+                let tag = e.finish(&mut last);
+                (last, tag)
+            });
+            self.enc = Some(Encrypting::Threaded { tx, rx, handle });
         }
-        Ok(())
+        match self.enc.as_mut() {
+            None => Err(io::Error::other("the enveloped writer is finished")),
+            Some(Encrypting::Inline(e)) => {
+                self.ct.clear();
+                e.update(&self.pending, &mut self.ct);
+                self.pending.clear();
+                if !self.ct.is_empty() {
+                    ber::write_segment(&mut self.out, &self.ct)?;
+                }
+                Ok(())
+            }
+            Some(Encrypting::Threaded { tx, rx, .. }) => {
+                let pt = std::mem::replace(
+                    &mut self.pending,
+                    Zeroizing::new(Vec::with_capacity(SEGMENT)),
+                );
+                tx.send(pt).map_err(|_| worker_gone())?;
+                while let Ok(ct) = rx.try_recv() {
+                    if !ct.is_empty() {
+                        ber::write_segment(&mut self.out, &ct)?;
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Write the last segment, the end of the structure (and the GCM tag); returns the
@@ -122,7 +184,20 @@ impl<W: Write> EnvelopedWriter<W> {
             .take()
             .ok_or_else(|| io::Error::other("the enveloped writer is finished"))?;
         self.ct.clear();
-        let tag = e.finish(&mut self.ct);
+        let tag = match e {
+            Encrypting::Inline(e) => e.finish(&mut self.ct),
+            Encrypting::Threaded { tx, rx, handle } => {
+                drop(tx);
+                for ct in rx {
+                    if !ct.is_empty() {
+                        ber::write_segment(&mut self.out, &ct)?;
+                    }
+                }
+                let (last, tag) = handle.join().map_err(|_| worker_gone())?;
+                self.ct = last;
+                tag
+            }
+        };
         if !self.ct.is_empty() {
             ber::write_segment(&mut self.out, &self.ct)?;
         }
