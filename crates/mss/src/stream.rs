@@ -140,8 +140,10 @@ pub fn encrypt_stream(
     Ok(())
 }
 
-/// Sign (opaque SignedData) then encrypt the MIME entity read from `entity`, writing an
-/// `application/pkcs7-mime` enveloped message to `out`. The content is read once.
+/// Sign then encrypt the MIME entity read from `entity` (a canonical entity: CRLF line
+/// ends), writing an `application/pkcs7-mime` enveloped message to `out`: inside, a
+/// detached `multipart/signed` as [`crate::sign_and_encrypt`] writes it, or an opaque
+/// signed-data with `opts.sign.opaque`. The content is read once.
 #[allow(clippy::too_many_arguments)]
 pub fn sign_and_encrypt_stream(
     entity: &mut dyn Read,
@@ -159,11 +161,6 @@ pub fn sign_and_encrypt_stream(
         policy: opts.policy,
         ..opts.sign
     };
-    let signers = [SignerSpec {
-        key: signer,
-        algorithm: sign_opts.algorithm_for(signer),
-        identify_by_ski: false,
-    }];
     let smime_type = if opts.cipher.is_aead() {
         "authEnveloped-data"
     } else {
@@ -173,21 +170,20 @@ pub fn sign_and_encrypt_stream(
         .map_err(io_error)?;
     let b64 = Base64Writer::new(out);
     let mut env = EnvelopedWriter::new(b64, &rs, opts.cipher, opts.policy).map_err(cms)?;
-    env.write_all(&pkcs7_head(&Headers::default(), "signed-data"))
-        .map_err(io_error)?;
-    let params = SignParams {
-        detached: false,
-        signing_time: None,
-    };
-    let mut signed = SignedWriter::new(Base64Writer::new(&mut env), &signers, &params, opts.policy)
-        .map_err(cms)?;
     let mut input = Counting {
         inner: entity,
         count: 0,
         progress,
     };
-    pump(&mut input, &mut signed)?;
-    signed.finish().map_err(cms)?.finish().map_err(io_error)?;
+    // As in memory: a detached multipart/signed inside, unless opaque signing is asked.
+    sign_stream(
+        &mut input,
+        &mut env,
+        &Headers::default(),
+        signer,
+        &sign_opts,
+        &mut |_| {},
+    )?;
     env.finish().map_err(io_error)?.finish().map_err(io_error)?;
     Ok(())
 }
@@ -243,8 +239,8 @@ fn is_content_field(name: &str) -> bool {
 /// reading its body: returns its outer header fields (everything but Content-* and
 /// MIME-Version) and a reader of the inner MIME entity to protect — the draft's
 /// Content-* fields (`text/plain` when it has none) and its body, base64-encoded on the
-/// fly unless the draft declares it `7bit`, `quoted-printable` or `base64` already (a
-/// `text/*` body gets CRLF line ends first). The streaming counterpart of the
+/// fly unless the draft declares it `7bit`, `quoted-printable` or `base64` already (such
+/// a body, and a `text/*` body before encoding, gets CRLF line ends). The streaming counterpart of the
 /// in-memory draft handling of [`crate::sign`] and [`crate::encrypt`], for bodies of
 /// any size.
 pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Read + 'r>), Error> {
@@ -269,7 +265,10 @@ pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Rea
         .get("content-transfer-encoding")
         .map(|v| v.trim().to_ascii_lowercase());
     let body: Box<dyn Read + 'r> = match cte.as_deref() {
-        Some("7bit" | "quoted-printable" | "base64") => Box::new(buffered),
+        // Already 7-bit: only the line ends are made canonical (CRLF).
+        Some("7bit" | "quoted-printable" | "base64") => {
+            Box::new(mss_cms::stream::CanonReader::new(buffered))
+        }
         _ => {
             inner.remove("content-transfer-encoding");
             inner.set("Content-Transfer-Encoding", "base64");

@@ -205,12 +205,13 @@ impl<R: Read> Base64Reader<R> {
             if n == 0 {
                 self.eof = true;
             }
-            self.carry.extend(
-                self.text[..n]
-                    .iter()
-                    .copied()
-                    .filter(|b| !b.is_ascii_whitespace()),
-            );
+            // Line breaks are skipped run by run; other whitespace byte by byte.
+            let mut rest = &self.text[..n];
+            while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
+                push_base64_text(&mut self.carry, &rest[..i]);
+                rest = &rest[i + 1..];
+            }
+            push_base64_text(&mut self.carry, rest);
             let take = if self.eof {
                 self.carry.len()
             } else {
@@ -225,6 +226,15 @@ impl<R: Read> Base64Reader<R> {
             self.carry.drain(..take);
         }
         Ok(())
+    }
+}
+
+/// Append base64 text without its whitespace.
+fn push_base64_text(carry: &mut Vec<u8>, text: &[u8]) {
+    if memchr::memchr3(b' ', b'\t', b'\x0c', text).is_none() {
+        carry.extend_from_slice(text);
+    } else {
+        carry.extend(text.iter().copied().filter(|b| !b.is_ascii_whitespace()));
     }
 }
 

@@ -159,7 +159,7 @@ impl Canon {
                 rest = &rest[1..];
             }
         }
-        while let Some(i) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
+        while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
             out.extend_from_slice(&rest[..i]);
             if rest[i] == b'\r' {
                 match rest.get(i + 1) {
@@ -384,7 +384,7 @@ impl<'a, R: Read> MultipartSignedReader<'a, R> {
                     Probe::NeedMore => break,
                     Probe::No => {}
                 }
-                match self.buf[line_start..].iter().position(|&b| b == b'\n') {
+                match memchr::memchr(b'\n', &self.buf[line_start..]) {
                     Some(p) => line_start += p + 1,
                     None => {
                         line_start = self.buf.len();
@@ -417,7 +417,7 @@ impl<'a, R: Read> MultipartSignedReader<'a, R> {
             let mut safe = region.len();
             let mut found = None;
             let mut from = 0;
-            while let Some(p) = region[from..].iter().position(|&b| b == b'\n') {
+            while let Some(p) = memchr::memchr(b'\n', &region[from..]) {
                 let nl = from + p;
                 match self.probe(self.start + nl + 1) {
                     Probe::No => from = nl + 1,
