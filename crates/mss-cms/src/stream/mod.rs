@@ -48,7 +48,7 @@ const LINE_IN: usize = 57;
 const BATCH_LINES: usize = 1024;
 
 /// Encodes what is written as base64 in 76-character CRLF lines (the last line too), as
-/// [`crate::mime::encoding::encode_base64_lines`] does in memory. Call
+/// [`crate::mime::encode_base64_lines`] does in memory. Call
 /// [`finish`](Self::finish) at the end.
 #[derive(Debug)]
 pub struct Base64Writer<W: Write> {
