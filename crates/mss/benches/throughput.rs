@@ -88,28 +88,16 @@ fn bench(c: &mut Criterion) {
         }
         // Messages to open.
         let signed = mss::sign(&d, &k.alice, &sign_opts).expect("sign");
-        let encrypted = mss::encrypt(
-            &d,
-            to_bob,
-            &alice_cert,
-            &EncryptOptions::default(),
-        )
-        .expect("encrypt");
-        let both = mss::sign_and_encrypt(
-            &d,
-            &k.alice,
-            to_bob,
-            None,
-            &EncryptOptions::default(),
-        )
-        .expect("sign_and_encrypt");
+        let encrypted =
+            mss::encrypt(&d, to_bob, &alice_cert, &EncryptOptions::default()).expect("encrypt");
+        let both = mss::sign_and_encrypt(&d, &k.alice, to_bob, None, &EncryptOptions::default())
+            .expect("sign_and_encrypt");
 
         if len == 4 * 1024 {
             // The yardstick for small messages: one RSA-2048 private-key operation.
             use mss::SigningKey;
-            let alg = mss_algs::signature::SignatureAlgorithm::rsa_pkcs1v15(
-                mss::DigestAlgorithm::Sha256,
-            );
+            let alg =
+                mss_algs::signature::SignatureAlgorithm::rsa_pkcs1v15(mss::DigestAlgorithm::Sha256);
             let digest = mss::DigestAlgorithm::Sha256.digest(b"bench");
             group.bench_function(BenchmarkId::new("rsa2048-private-op", "sign-digest"), |b| {
                 b.iter(|| k.alice.sign_digest(&alg, black_box(&digest)).expect("sign"))
@@ -152,8 +140,7 @@ fn bench(c: &mut Criterion) {
                 BenchmarkId::new("encrypt", format!("memory-{}", cipher.name())),
                 |b| {
                     b.iter(|| {
-                        mss::encrypt(black_box(&d), to_bob, &alice_cert, &opts)
-                            .expect("encrypt")
+                        mss::encrypt(black_box(&d), to_bob, &alice_cert, &opts).expect("encrypt")
                     })
                 },
             );
