@@ -143,7 +143,8 @@ pub fn encrypt_stream(
 /// Sign then encrypt the MIME entity read from `entity` (a canonical entity: CRLF line
 /// ends), writing an `application/pkcs7-mime` enveloped message to `out`: inside, a
 /// detached `multipart/signed` as [`crate::sign_and_encrypt`] writes it, or an opaque
-/// signed-data with `opts.sign.opaque`. The content is read once.
+/// signed-data with `opts.sign.opaque` or when the entity declares a `binary` / `8bit`
+/// transfer encoding. The content is read once.
 #[allow(clippy::too_many_arguments)]
 pub fn sign_and_encrypt_stream(
     entity: &mut dyn Read,
@@ -175,14 +176,21 @@ pub fn sign_and_encrypt_stream(
         count: 0,
         progress,
     };
-    // As in memory: a detached multipart/signed inside, unless opaque signing is asked.
-    sign_stream(
-        &mut input,
+    // As in memory: a detached multipart/signed inside, unless opaque signing is asked
+    // or the entity is binary (then opaque: it is never exposed to transport inside).
+    let mut buffered = BufReader::with_capacity(64 * 1024, &mut input);
+    let block = read_header_block(&mut buffered)?;
+    let sign_opts = SignOptions {
+        opaque: sign_opts.opaque || is_8bit_entity(&block),
+        ..sign_opts
+    };
+    let mut whole = io::Cursor::new(block).chain(buffered);
+    sign_entity_stream(
+        &mut whole,
         &mut env,
         &Headers::default(),
         signer,
         &sign_opts,
-        &mut |_| {},
     )?;
     env.finish().map_err(io_error)?.finish().map_err(io_error)?;
     Ok(())
@@ -191,6 +199,8 @@ pub fn sign_and_encrypt_stream(
 /// Sign the MIME entity read from `entity` (a canonical entity: CRLF line ends),
 /// writing to `out` a detached `multipart/signed` message, or with
 /// [`SignOptions::opaque`] an `application/pkcs7-mime; smime-type=signed-data` one.
+/// A detached signature of an entity declaring a `binary` or `8bit` transfer encoding
+/// is refused ([`Error::InvalidRequest`]).
 pub fn sign_stream(
     entity: &mut dyn Read,
     out: &mut dyn Write,
@@ -198,6 +208,44 @@ pub fn sign_stream(
     signer: &dyn SigningKey,
     opts: &SignOptions,
     progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let mut input = Counting {
+        inner: entity,
+        count: 0,
+        progress,
+    };
+    // A detached signature is over the entity's exact bytes, which mail transport
+    // may re-encode unless they are 7-bit: refuse a binary or 8-bit entity.
+    let mut buffered = BufReader::with_capacity(64 * 1024, &mut input);
+    let block = read_header_block(&mut buffered)?;
+    if !opts.opaque && is_8bit_entity(&block) {
+        return Err(Error::InvalidRequest(
+            "a binary or 8-bit entity cannot be signed detached: sign it opaque or give it \
+             a 7-bit transfer encoding"
+                .into(),
+        ));
+    }
+    let mut whole = io::Cursor::new(block).chain(buffered);
+    sign_entity_stream(&mut whole, out, outer, signer, opts)
+}
+
+/// Does this header block declare a `binary` or `8bit` transfer encoding?
+fn is_8bit_entity(block: &[u8]) -> bool {
+    Headers::parse(block)
+        .ok()
+        .and_then(|h| h.get("content-transfer-encoding"))
+        .is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            v == "binary" || v == "8bit"
+        })
+}
+
+fn sign_entity_stream(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    opts: &SignOptions,
 ) -> Result<(), Error> {
     let signers = [SignerSpec {
         key: signer,
@@ -208,22 +256,17 @@ pub fn sign_stream(
         detached: !opts.opaque,
         signing_time: None,
     };
-    let mut input = Counting {
-        inner: entity,
-        count: 0,
-        progress,
-    };
     if opts.opaque {
         out.write_all(&pkcs7_head(outer, "signed-data"))
             .map_err(io_error)?;
         let mut signed = SignedWriter::new(Base64Writer::new(out), &signers, &params, opts.policy)
             .map_err(cms)?;
-        pump(&mut input, &mut signed)?;
+        pump(input, &mut signed)?;
         signed.finish().map_err(cms)?.finish().map_err(io_error)?;
     } else {
         let mut signed =
             MultipartSignedWriter::new(out, outer, &signers, &params, opts.policy).map_err(cms)?;
-        pump(&mut input, &mut signed)?;
+        pump(input, &mut signed)?;
         signed.finish().map_err(cms)?;
     }
     Ok(())
