@@ -361,7 +361,10 @@ fn rc4_apply(key: &[u8], data: &[u8]) -> Result<Zeroizing<Vec<u8>>, AlgError> {
 }
 
 /// Check and strip PKCS#7 padding in constant time (with respect to the padding bytes).
-fn strip_pkcs7(mut buf: Zeroizing<Vec<u8>>, block: usize) -> Result<Zeroizing<Vec<u8>>, AlgError> {
+pub(crate) fn strip_pkcs7(
+    mut buf: Zeroizing<Vec<u8>>,
+    block: usize,
+) -> Result<Zeroizing<Vec<u8>>, AlgError> {
     let n = buf.len();
     if n == 0 || !n.is_multiple_of(block) {
         return Err(AlgError::DecryptionFailed);
@@ -463,7 +466,7 @@ impl CipherParams {
     }
 
     /// Check IV / nonce / tag length against the algorithm.
-    fn validate(&self) -> Result<(), AlgError> {
+    pub(crate) fn validate(&self) -> Result<(), AlgError> {
         if self.iv.len() != self.cipher.iv_len() {
             return Err(self.invalid(format!(
                 "IV/nonce must be {} bytes, got {}",

@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod cipher;
+pub mod cipher_stream;
 pub mod digest;
 pub mod error;
 pub mod key_agreement;

@@ -223,95 +223,7 @@ pub fn encrypt_to(
         .map_err(|e| name_policy(e, policy))?;
     let params = CipherParams::generate(cipher)?;
     let key = cipher.generate_key()?;
-    let mut infos = Vec::with_capacity(recipients.len());
-    for recipient in recipients {
-        match recipient {
-            Recipient::KeyTransport(r) => {
-                let spki = r.certificate.tbs_certificate().subject_public_key_info();
-                let bits = public_key_bits(spki)?;
-                check_verdict(policy.key_transport(&r.key_transport, bits, Usage::Produce))
-                    .map_err(|e| name_policy(e, policy))?;
-                let rid = rid_for(r.certificate, r.identify_by_ski)?;
-                let version = if r.identify_by_ski {
-                    CmsVersion::V2
-                } else {
-                    CmsVersion::V0
-                };
-                let enc_key = encrypt_key(spki, &r.key_transport, &key)?;
-                infos.push(RecipientInfo::Ktri(KeyTransRecipientInfo {
-                    version,
-                    rid,
-                    key_enc_alg: r.key_transport.to_algorithm_identifier()?,
-                    enc_key: OctetString::new(enc_key)?,
-                }));
-            }
-            Recipient::KeyAgreement(r) => {
-                let spki = r.certificate.tbs_certificate().subject_public_key_info();
-                let alg = match r.algorithm {
-                    Some(a) => a,
-                    None => {
-                        let mut a = KeyAgreementAlgorithm::default_for(spki)?;
-                        // ESDH's usual 3DES wrap only wraps 3DES keys: other content
-                        // ciphers get their own wrap (RFC 3370 §4.1.1 leaves it open).
-                        if a.scheme == key_agreement::KeyAgreementScheme::EsDh {
-                            a.wrap = KeyWrapAlgorithm::for_content_cipher(cipher);
-                        }
-                        a
-                    }
-                };
-                let bits = public_key_bits(spki)?;
-                check_verdict(policy.key_agreement(&alg, bits, Usage::Produce))
-                    .map_err(|e| name_policy(e, policy))?;
-                let originated = key_agreement::originate(spki, None, &alg, None)?;
-                let wrapped = alg.wrap(&originated.kek, &key)?;
-                let rid = match rid_for(r.certificate, r.identify_by_ski)? {
-                    RecipientIdentifier::IssuerAndSerialNumber(ias) => {
-                        KeyAgreeRecipientIdentifier::IssuerAndSerialNumber(ias)
-                    }
-                    RecipientIdentifier::SubjectKeyIdentifier(ski) => {
-                        KeyAgreeRecipientIdentifier::RKeyId(RecipientKeyIdentifier {
-                            subject_key_identifier: ski,
-                            date: None,
-                            other: None,
-                        })
-                    }
-                };
-                infos.push(RecipientInfo::Kari(KeyAgreeRecipientInfo {
-                    version: CmsVersion::V3,
-                    originator: OriginatorIdentifierOrKey::OriginatorKey(OriginatorPublicKey {
-                        algorithm: originated.originator_key.algorithm,
-                        public_key: originated.originator_key.subject_public_key,
-                    }),
-                    ukm: None,
-                    key_enc_alg: alg.to_algorithm_identifier()?,
-                    recipient_enc_keys: vec![RecipientEncryptedKey {
-                        rid,
-                        enc_key: OctetString::new(wrapped)?,
-                    }],
-                }));
-            }
-            Recipient::Kek(r) => {
-                check_verdict(policy.key_wrap(r.wrap, Usage::Produce))
-                    .map_err(|e| name_policy(e, policy))?;
-                let wrapped = r.wrap.wrap(&r.key.key, &key)?;
-                infos.push(RecipientInfo::Kekri(KekRecipientInfo {
-                    version: CmsVersion::V4,
-                    kek_id: KekIdentifier {
-                        kek_identifier: OctetString::new(r.key.id.clone())?,
-                        date: None,
-                        other: None,
-                    },
-                    key_enc_alg: r.wrap.to_algorithm_identifier()?,
-                    encrypted_key: OctetString::new(wrapped)?,
-                }));
-            }
-        }
-    }
-    let all_v0 = infos
-        .iter()
-        .all(|i| matches!(i, RecipientInfo::Ktri(k) if k.version == CmsVersion::V0));
-    let recip_infos =
-        RecipientInfos::try_from(infos).map_err(|e| CmsError::Encoding(e.to_string()))?;
+    let (recip_infos, all_v0) = recipient_infos(recipients, cipher, &key, policy)?;
     let alg = params.to_algorithm_identifier()?;
     if cipher.is_aead() {
         let (ct, tag) = params.encrypt_aead(&key, &[], content)?;
@@ -348,6 +260,108 @@ pub fn encrypt_to(
         };
         ContentInfo::encode(oid::ID_ENVELOPED_DATA, &enc(&ed)?)
     }
+}
+
+/// The recipient infos giving `key` (the content-encryption key of `cipher`) to every
+/// recipient, each checked against `policy`; the flag is true when all of them are
+/// version-0 key-transport infos (EnvelopedData version 0). Shared with the streaming
+/// writer ([`crate::stream`]).
+pub(crate) fn recipient_infos(
+    recipients: &[Recipient<'_>],
+    cipher: ContentCipher,
+    key: &[u8],
+    policy: &dyn Policy,
+) -> Result<(RecipientInfos, bool), CmsError> {
+    let mut infos = Vec::with_capacity(recipients.len());
+    for recipient in recipients {
+        match recipient {
+            Recipient::KeyTransport(r) => {
+                let spki = r.certificate.tbs_certificate().subject_public_key_info();
+                let bits = public_key_bits(spki)?;
+                check_verdict(policy.key_transport(&r.key_transport, bits, Usage::Produce))
+                    .map_err(|e| name_policy(e, policy))?;
+                let rid = rid_for(r.certificate, r.identify_by_ski)?;
+                let version = if r.identify_by_ski {
+                    CmsVersion::V2
+                } else {
+                    CmsVersion::V0
+                };
+                let enc_key = encrypt_key(spki, &r.key_transport, key)?;
+                infos.push(RecipientInfo::Ktri(KeyTransRecipientInfo {
+                    version,
+                    rid,
+                    key_enc_alg: r.key_transport.to_algorithm_identifier()?,
+                    enc_key: OctetString::new(enc_key)?,
+                }));
+            }
+            Recipient::KeyAgreement(r) => {
+                let spki = r.certificate.tbs_certificate().subject_public_key_info();
+                let alg = match r.algorithm {
+                    Some(a) => a,
+                    None => {
+                        let mut a = KeyAgreementAlgorithm::default_for(spki)?;
+                        // ESDH's usual 3DES wrap only wraps 3DES keys: other content
+                        // ciphers get their own wrap (RFC 3370 §4.1.1 leaves it open).
+                        if a.scheme == key_agreement::KeyAgreementScheme::EsDh {
+                            a.wrap = KeyWrapAlgorithm::for_content_cipher(cipher);
+                        }
+                        a
+                    }
+                };
+                let bits = public_key_bits(spki)?;
+                check_verdict(policy.key_agreement(&alg, bits, Usage::Produce))
+                    .map_err(|e| name_policy(e, policy))?;
+                let originated = key_agreement::originate(spki, None, &alg, None)?;
+                let wrapped = alg.wrap(&originated.kek, key)?;
+                let rid = match rid_for(r.certificate, r.identify_by_ski)? {
+                    RecipientIdentifier::IssuerAndSerialNumber(ias) => {
+                        KeyAgreeRecipientIdentifier::IssuerAndSerialNumber(ias)
+                    }
+                    RecipientIdentifier::SubjectKeyIdentifier(ski) => {
+                        KeyAgreeRecipientIdentifier::RKeyId(RecipientKeyIdentifier {
+                            subject_key_identifier: ski,
+                            date: None,
+                            other: None,
+                        })
+                    }
+                };
+                infos.push(RecipientInfo::Kari(KeyAgreeRecipientInfo {
+                    version: CmsVersion::V3,
+                    originator: OriginatorIdentifierOrKey::OriginatorKey(OriginatorPublicKey {
+                        algorithm: originated.originator_key.algorithm,
+                        public_key: originated.originator_key.subject_public_key,
+                    }),
+                    ukm: None,
+                    key_enc_alg: alg.to_algorithm_identifier()?,
+                    recipient_enc_keys: vec![RecipientEncryptedKey {
+                        rid,
+                        enc_key: OctetString::new(wrapped)?,
+                    }],
+                }));
+            }
+            Recipient::Kek(r) => {
+                check_verdict(policy.key_wrap(r.wrap, Usage::Produce))
+                    .map_err(|e| name_policy(e, policy))?;
+                let wrapped = r.wrap.wrap(&r.key.key, key)?;
+                infos.push(RecipientInfo::Kekri(KekRecipientInfo {
+                    version: CmsVersion::V4,
+                    kek_id: KekIdentifier {
+                        kek_identifier: OctetString::new(r.key.id.clone())?,
+                        date: None,
+                        other: None,
+                    },
+                    key_enc_alg: r.wrap.to_algorithm_identifier()?,
+                    encrypted_key: OctetString::new(wrapped)?,
+                }));
+            }
+        }
+    }
+    let all_v0 = infos
+        .iter()
+        .all(|i| matches!(i, RecipientInfo::Ktri(k) if k.version == CmsVersion::V0));
+    let recip_infos =
+        RecipientInfos::try_from(infos).map_err(|e| CmsError::Encoding(e.to_string()))?;
+    Ok((recip_infos, all_v0))
 }
 
 /// The result of a successful decryption.
@@ -389,7 +403,7 @@ fn matches_rid(cert: &Certificate, rid: &RecipientIdentifier) -> bool {
 /// `authAttrs` as received, with the `[1] IMPLICIT` tag replaced by `SET OF` (RFC 5083
 /// §2.2), or `None` when the field is absent. Taken from the received bytes (not
 /// re-encoded) so that what is authenticated is exactly what was sent.
-fn auth_attrs_aad(aed_tlv: &[u8]) -> Result<Option<Vec<u8>>, CmsError> {
+pub(crate) fn auth_attrs_aad(aed_tlv: &[u8]) -> Result<Option<Vec<u8>>, CmsError> {
     let h = ber::read_header(aed_tlv)?;
     let body = aed_tlv
         .get(h.header_len..)
@@ -406,7 +420,7 @@ fn auth_attrs_aad(aed_tlv: &[u8]) -> Result<Option<Vec<u8>>, CmsError> {
     Ok(None)
 }
 
-fn note(v: Verdict, warnings: &mut Vec<String>) -> Result<(), CmsError> {
+pub(crate) fn note(v: Verdict, warnings: &mut Vec<String>) -> Result<(), CmsError> {
     match v {
         Verdict::Allowed => Ok(()),
         Verdict::Weak(w) => {
@@ -583,10 +597,10 @@ pub fn decrypt_with(
     })
 }
 
-type RecoveredKey = Option<(Zeroizing<Vec<u8>>, KeyManagement)>;
+pub(crate) type RecoveredKey = Option<(Zeroizing<Vec<u8>>, KeyManagement)>;
 
 /// The content-encryption key from one recipient info, when it names one of the keys.
-fn recipient_key(
+pub(crate) fn recipient_key(
     ri: &RecipientInfo,
     params: &CipherParams,
     keys: &[&dyn DecryptionKey],

@@ -13,7 +13,9 @@
 //! - [`digested`]: DigestedData (RFC 5652 §7);
 //! - [`mime`]: MIME canonicalisation, `multipart/signed`, `application/pkcs7-mime`,
 //!   header protection (RFC 9788);
-//! - [`receipt`]: ESS signed receipts (RFC 2634): receiptRequest, Receipt, msgSigDigest.
+//! - [`receipt`]: ESS signed receipts (RFC 2634): receiptRequest, Receipt, msgSigDigest;
+//! - [`stream`]: the same structures streamed through `io::Read` / `io::Write` in bounded
+//!   memory, for messages larger than memory.
 //!
 //! The RustCrypto `cms` crate provides the ASN.1 types; its builder is not used (no
 //! verification or decryption, no OAEP, AES only), the processing is ours. Keys reach
@@ -33,5 +35,6 @@ mod error;
 pub mod mime;
 pub mod receipt;
 pub mod signed;
+pub mod stream;
 
 pub use error::CmsError;

@@ -107,7 +107,14 @@ pub fn sign(
     params: &SignParams,
     policy: &dyn Policy,
 ) -> Result<Vec<u8>, CmsError> {
-    sign_with_attributes(content, oid::ID_DATA, signers, params, &[], policy)
+    sign_source(
+        Signed::Content(content),
+        oid::ID_DATA,
+        signers,
+        params,
+        &[],
+        policy,
+    )
 }
 
 /// Like [`sign`], for content of type `content_type` (e.g. `id-ct-receipt`), with
@@ -116,6 +123,50 @@ pub fn sign(
 /// already writes is refused (a signer's attribute types must be unique).
 pub fn sign_with_attributes(
     content: &[u8],
+    content_type: ObjectIdentifier,
+    signers: &[SignerSpec<'_>],
+    params: &SignParams,
+    extra_attrs: &[Attribute],
+    policy: &dyn Policy,
+) -> Result<Vec<u8>, CmsError> {
+    sign_source(
+        Signed::Content(content),
+        content_type,
+        signers,
+        params,
+        extra_attrs,
+        policy,
+    )
+}
+
+/// Sign content that was hashed beforehand (streaming): `digests` holds the content's
+/// digest for every digest algorithm of `signers`. The result is a detached SignedData
+/// (`params.detached` is ignored: the content is not here).
+pub fn sign_digests(
+    digests: &[(DigestAlgorithm, Vec<u8>)],
+    signers: &[SignerSpec<'_>],
+    params: &SignParams,
+    policy: &dyn Policy,
+) -> Result<Vec<u8>, CmsError> {
+    sign_source(
+        Signed::Digests(digests),
+        oid::ID_DATA,
+        signers,
+        params,
+        &[],
+        policy,
+    )
+}
+
+/// What is signed: the content itself or its digests.
+#[derive(Clone, Copy)]
+enum Signed<'a> {
+    Content(&'a [u8]),
+    Digests(&'a [(DigestAlgorithm, Vec<u8>)]),
+}
+
+fn sign_source(
+    source: Signed<'_>,
     content_type: ObjectIdentifier,
     signers: &[SignerSpec<'_>],
     params: &SignParams,
@@ -152,7 +203,16 @@ pub fn sign_with_attributes(
             )));
         }
         let cert_der = enc(cert)?;
-        let content_digest = alg.digest.digest(content);
+        let content_digest = match source {
+            Signed::Content(content) => alg.digest.digest(content),
+            Signed::Digests(d) => d
+                .iter()
+                .find(|(a, _)| *a == alg.digest)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| {
+                    CmsError::Unsupported(format!("no {} digest of the content", alg.digest.name()))
+                })?,
+        };
         let mut attrs: Vec<Attribute> = vec![
             attributes::content_type(content_type)?,
             attributes::signing_time(now)?,
@@ -211,10 +271,11 @@ pub fn sign_with_attributes(
             }
         }
     }
-    let econtent = if params.detached {
-        None
-    } else {
-        Some(Any::from_der(&enc(&OctetString::new(content.to_vec())?)?)?)
+    let econtent = match source {
+        Signed::Content(content) if !params.detached => {
+            Some(Any::from_der(&enc(&OctetString::new(content.to_vec())?)?)?)
+        }
+        _ => None,
     };
     let cert_choices: Vec<cms::cert::CertificateChoices> = certs
         .into_iter()
@@ -541,9 +602,35 @@ pub fn verify(
     out
 }
 
+/// Verify every signer of `sd` against the digests of its content computed while it
+/// streamed (`digests`: one per digest algorithm hashed). A signer whose digest
+/// algorithm was not computed, or without signed attributes (its signature is over the
+/// content itself), gets [`SignatureError::Unsupported`].
+pub fn verify_digests(
+    sd: &ParsedSignedData,
+    digests: &[(DigestAlgorithm, Vec<u8>)],
+    extra_certs: &[Certificate],
+    policy: &dyn Policy,
+) -> Vec<SignerResult> {
+    let mut out = Vec::new();
+    for s in &sd.signers {
+        let target = Target::Digests {
+            content_type: sd.content_type,
+            digests,
+        };
+        verify_tree(sd, s, target, extra_certs, policy, 0, &mut out);
+    }
+    out
+}
+
 /// What a signer signed.
 #[derive(Clone, Copy)]
 enum Target<'a> {
+    /// The content of the SignedData, known by its digests only (streaming).
+    Digests {
+        content_type: ObjectIdentifier,
+        digests: &'a [(DigestAlgorithm, Vec<u8>)],
+    },
     /// The (encapsulated or detached) content of the SignedData.
     Content {
         content_type: ObjectIdentifier,
@@ -764,17 +851,32 @@ fn verify_inner(
             Verdict::Refused(why) => return Err(SignatureError::PolicyRefused(why)),
         }
     }
-    let (signed_bytes, content_type) = match target {
+    let (signed_bytes, content_type, content_digest) = match target {
         Target::Content {
             content_type,
             content,
-        } => (
-            content.ok_or(SignatureError::MissingContent)?,
-            Some(content_type),
-        ),
-        Target::Signature(sig) => (sig, None),
+        } => {
+            let c = content.ok_or(SignatureError::MissingContent)?;
+            (Some(c), Some(content_type), digest.digest(c))
+        }
+        Target::Signature(sig) => (Some(sig), None, digest.digest(sig)),
+        Target::Digests {
+            content_type,
+            digests,
+        } => {
+            let d = digests
+                .iter()
+                .find(|(a, _)| *a == digest)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| {
+                    SignatureError::Unsupported(format!(
+                        "the streamed content was not hashed with {}",
+                        digest.name()
+                    ))
+                })?;
+            (None, Some(content_type), d)
+        }
     };
-    let content_digest = digest.digest(signed_bytes);
     let message: &[u8] = match (&info.signed_attrs, &s.signed_attrs_der) {
         (Some(attrs), Some(raw)) => {
             let attrs: Vec<Attribute> = attrs.iter().cloned().collect();
@@ -833,7 +935,11 @@ fn verify_inner(
             if content_type.is_some_and(|ct| ct != oid::ID_DATA) {
                 return Err(SignatureError::MissingAttribute("contentType"));
             }
-            signed_bytes
+            signed_bytes.ok_or_else(|| {
+                SignatureError::Unsupported(
+                    "a signer without signed attributes cannot be verified while streaming".into(),
+                )
+            })?
         }
         _ => {
             return Err(SignatureError::Malformed(

@@ -23,6 +23,7 @@
 //!   [`reply_cipher`]).
 //!
 //! What each warning means and the threat model: `docs/security.md`.
+//! - [`stream`]: the same for messages larger than memory (`io::Read` in, `io::Write` out).
 //!
 //! Keys reach the facade as [`mss_algs::keys::SigningKey`] / [`mss_algs::keys::DecryptionKey`]
 //! trait objects (software identities from `mss-token`, later smart cards); the algorithm
@@ -41,6 +42,7 @@ mod receipt;
 mod recipients;
 mod report;
 mod send;
+pub mod stream;
 pub mod trust;
 
 pub use capabilities::{preferred_cipher, reply_cipher};

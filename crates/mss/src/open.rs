@@ -200,16 +200,16 @@ fn report_warn(r: &mut Report, w: &str) {
     r.warn(w);
 }
 
-struct Ctx<'a, 'r> {
-    opts: &'a OpenOptions<'a>,
-    time: SystemTime,
-    report: &'r mut Report,
-    from: Option<String>,
-    evidence: Vec<crate::receipt::SignerEvidence>,
-    sender: Option<String>,
+pub(crate) struct Ctx<'a, 'r> {
+    pub(crate) opts: &'a OpenOptions<'a>,
+    pub(crate) time: SystemTime,
+    pub(crate) report: &'r mut Report,
+    pub(crate) from: Option<String>,
+    pub(crate) evidence: Vec<crate::receipt::SignerEvidence>,
+    pub(crate) sender: Option<String>,
     /// The MIME part path of the nested signed entity being verified (`None`: an outer
     /// layer).
-    part: Option<String>,
+    pub(crate) part: Option<String>,
 }
 
 impl coverage::Verifier for Ctx<'_, '_> {
@@ -309,6 +309,17 @@ impl Ctx<'_, '_> {
         kind: LayerKind,
     ) {
         let results = signed::verify(sd, detached, &self.opts.extra_certs, self.opts.policy);
+        self.record_signed_layer(sd, results, kind);
+    }
+
+    /// Judge verification `results` of `sd` (chain, revocation) into the report as one
+    /// signed layer; shared with the streaming open.
+    pub(crate) fn record_signed_layer(
+        &mut self,
+        sd: &signed::ParsedSignedData,
+        results: Vec<SignerResult>,
+        kind: LayerKind,
+    ) {
         let mut indexes = Vec::new();
         let mut pool = sd.certificates.clone();
         pool.extend(self.opts.extra_certs.iter().cloned());

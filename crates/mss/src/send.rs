@@ -189,6 +189,15 @@ fn check_key_agreement_recipient(c: &Certificate) -> Result<(), Error> {
     }
 }
 
+/// Refuse a certificate that is not fit to encrypt to (shared with the streaming path).
+pub(crate) fn check_recipient(c: &Certificate) -> Result<(), Error> {
+    if is_key_agreement_key(c) {
+        check_key_agreement_recipient(c)
+    } else {
+        mss_pki::check_smime_recipient(c).map_err(|e| Error::InvalidRequest(e.to_string()))
+    }
+}
+
 pub(crate) fn envelope(
     outer: &Headers,
     inner: &[u8],

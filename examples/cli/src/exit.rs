@@ -35,7 +35,11 @@ pub const DIRECTORY_UNREACHABLE: u8 = 17;
 pub const MISSING_RECIPIENTS: u8 = 18;
 
 /// The warnings that deny exit 0 to a message whose signatures are all valid.
-pub const WARNINGS_THAT_MATTER: &[&str] = &["partial-signature", "signer-mismatch"];
+pub const WARNINGS_THAT_MATTER: &[&str] = &[
+    "partial-signature",
+    "signer-mismatch",
+    mss::stream::PARTS_NOT_ANALYSED,
+];
 
 /// The exit code `open` gives for a report.
 pub fn for_report(r: &Report) -> u8 {

@@ -10,6 +10,7 @@ mod exit;
 mod keystore;
 mod mdn;
 mod receipt;
+mod streaming;
 mod trust;
 
 use std::io::{Read, Write};
@@ -79,6 +80,10 @@ struct Io {
     /// not at all when the command fails.
     #[arg(long = "out", value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Stream the message in bounded memory (automatic for input files of 8 MiB or
+    /// more); a progress bar is shown when standard error is a terminal.
+    #[arg(long)]
+    stream: bool,
 }
 
 #[derive(Args)]
@@ -496,7 +501,13 @@ fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
         .identity
         .as_deref()
         .ok_or_else(|| Failure::new(exit::USAGE, "--identity ID is required"))?;
-    let input = read_input(&a.io.input)?;
+    let msg = receipt::message_options(&a.hp, &a.receipt);
+    let stream = streaming::use_stream(&a.io, &msg, false)?;
+    let input = if stream {
+        Vec::new()
+    } else {
+        read_input(&a.io.input)?
+    };
     let digest = parse_digest(&a.digest)?;
     let id = load_identity(spec, &a.pin)?;
     let opts = mss::SignOptions {
@@ -509,7 +520,9 @@ fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
         },
         policy: policy(a.allow_legacy),
     };
-    let msg = receipt::message_options(&a.hp, &a.receipt);
+    if stream {
+        return streaming::sign(&a.io, id.signing_key().map_err(card_failure)?, &opts);
+    }
     let out = mss::sign_message(&input, id.signing_key().map_err(card_failure)?, &opts, &msg)?;
     write_output(&a.io.output, &out)
 }
@@ -549,7 +562,12 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
         a.missing_guidance.as_deref(),
     )?);
     let sender_cert = a.sender_cert.as_deref().map(load_one_cert).transpose()?;
-    let input = read_input(&a.io.input)?;
+    let stream = streaming::use_stream(&a.io, &msg, true)?;
+    let input = if stream {
+        Vec::new()
+    } else {
+        read_input(&a.io.input)?
+    };
     let pol = policy(a.allow_legacy);
     let sign = mss::SignOptions {
         opaque: false,
@@ -584,10 +602,16 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
                     Err(_) => None,
                 },
             };
+            if stream {
+                return streaming::encrypt(&a.io, Some(signer), &recipients, own.as_ref(), &opts);
+            }
             mss::sign_and_encrypt_message(&input, signer, &recipients, own.as_ref(), &opts, &msg)?
         }
         None => {
             let sender = sender_cert.ok_or_else(|| Failure::new(exit::USAGE, SENDER_NEEDED))?;
+            if stream {
+                return streaming::encrypt(&a.io, None, &recipients, Some(&sender), &opts);
+            }
             mss::encrypt_message(&input, &recipients, &sender, &opts, &msg)?
         }
     };
@@ -595,7 +619,11 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
 }
 
 fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
-    let input = read_input(&a.io.input)?;
+    let input = if a.io.stream {
+        Vec::new()
+    } else {
+        read_input(&a.io.input)?
+    };
     let mut ids = Vec::new();
     for p in &a.identity {
         ids.push(load_identity(p, &a.pin)?);
@@ -641,6 +669,24 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
         ..Default::default()
     };
     trust::apply(&a.trust_opts, &http, &fetchers, ldap.is_some(), &mut opts)?;
+    if a.io.stream {
+        let (report, output) = streaming::open(&a.io, &opts)?;
+        let report_file = match &a.report_json {
+            Some(p) => {
+                let mut json = serde_json::to_vec_pretty(&report.to_json())
+                    .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+                json.push(b'\n');
+                Some(stage(p, &json)?)
+            }
+            None => None,
+        };
+        eprint!("{}", demo::summary(&report));
+        if let Some(f) = report_file {
+            f.persist()?;
+        }
+        output.commit()?;
+        return Ok(exit::for_report(&report));
+    }
     let opened = mss::open(&input, &opts).map_err(|e| match e {
         // Opening, a failing key operation (card, PIN) means: cannot decrypt.
         mss::Error::Key(_) => Failure::new(exit::CANNOT_DECRYPT, e.to_string()),

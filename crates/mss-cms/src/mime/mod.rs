@@ -42,7 +42,7 @@ mod encoding;
 pub mod header_protection;
 mod headers;
 mod multipart;
-mod smime;
+pub(crate) mod smime;
 
 #[cfg(test)]
 mod tests;

@@ -55,7 +55,7 @@ pub enum SmimeEntity {
     Plain,
 }
 
-const SIG_PROTOCOLS: [&str; 2] = [
+pub(crate) const SIG_PROTOCOLS: [&str; 2] = [
     "application/pkcs7-signature",
     "application/x-pkcs7-signature",
 ];
@@ -308,7 +308,7 @@ pub fn split_draft(draft: &[u8]) -> Result<(Headers, Vec<u8>), MimeError> {
 }
 
 /// Outer headers without Content-* and MIME-Version, then `MIME-Version: 1.0`.
-fn outer_block(outer: &Headers) -> Headers {
+pub(crate) fn outer_block(outer: &Headers) -> Headers {
     let mut h = outer.clone();
     h.fields
         .retain(|f| !is_content_header(&f.name) && !f.name.eq_ignore_ascii_case("mime-version"));
@@ -340,7 +340,7 @@ fn random_u64(salt: u64) -> u64 {
 
 /// A boundary (40 chars) not occurring in `content`. Each try draws 128
 /// fresh bits, so the loop ends at the first try in practice.
-fn fresh_boundary(content: &[u8]) -> String {
+pub(crate) fn fresh_boundary(content: &[u8]) -> String {
     loop {
         let b = format!("----=_mss_{:016x}{:016x}", random_u64(1), random_u64(2));
         if !contains(content, b.as_bytes()) {
@@ -350,7 +350,7 @@ fn fresh_boundary(content: &[u8]) -> String {
 }
 
 /// Keep only token characters (and `,` for micalg lists).
-fn sanitize_token(s: &str, allow_comma: bool) -> String {
+pub(crate) fn sanitize_token(s: &str, allow_comma: bool) -> String {
     s.chars()
         .filter(|&c| {
             c.is_ascii_alphanumeric()

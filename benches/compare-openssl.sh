@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Side-by-side throughput and peak memory of `openssl cms` and the `mss` CLI on one
+# generated message (RSA-2048 keys, AES-256-CBC, SHA-256), as in issue #9:
+#   sign+encrypt: openssl cms -sign -stream | openssl cms -encrypt -stream
+#                 vs  mss encrypt --sign-with … --stream
+#   open:         openssl cms -decrypt | openssl cms -verify
+#                 vs  mss open --stream (of the openssl message and of the mss one)
+# Usage: benches/compare-openssl.sh [SIZE_MIB]   (default 256)
+# Needs: openssl, GNU time (/usr/bin/time), a release build of the CLI (built here when
+# missing). Prints seconds, MB/s, peak RSS and the ratios (mss throughput / openssl's).
+set -euo pipefail
+
+SIZE_MIB="${1:-256}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+MSS="$TARGET/release/mss"
+if [ ! -x "$MSS" ]; then
+    (cd "$ROOT" && cargo build --release -q -p mss-cli)
+fi
+command -v openssl >/dev/null || { echo "openssl is needed" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is needed" >&2; exit 1; }
+
+W="$(mktemp -d)"
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+
+# --- keys: a CA, Alice (signer), Bob (recipient) -------------------------------------
+q() { "$@" >/dev/null 2>&1; }
+q openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 \
+    -subj "/CN=Bench CA" -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign
+for u in alice bob; do
+    q openssl req -newkey rsa:2048 -nodes -keyout "$u.key" -out "$u.csr" \
+        -subj "/CN=$u/emailAddress=$u@example.test"
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s@example.test\n' "$u" > "$u.ext"
+    q openssl x509 -req -in "$u.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+        -days 30 -extfile "$u.ext" -out "$u.pem"
+    cat "$u.key" "$u.pem" > "$u-identity.pem"
+done
+
+# --- the message: headers + a base64 body of SIZE_MIB MiB of random bytes -----------
+{
+    printf 'From: alice@example.test\r\nTo: bob@example.test\r\nSubject: bench\r\n'
+    printf 'Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom | base64 -w 76 | sed 's/$/\r/'
+} > msg.eml
+BYTES=$(stat -c %s msg.eml)
+
+# measure NAME COMMAND…: runs it under GNU time, records seconds and peak RSS (KiB).
+declare -A SECS RSS
+measure() {
+    local name="$1"; shift
+    /usr/bin/time -v -o "time.$name" "$@" >/dev/null 2>"err.$name" || {
+        echo "$name failed:" >&2; cat "err.$name" >&2; exit 1; }
+    local wall
+    wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "time.$name")
+    SECS[$name]=$(echo "$wall" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+    RSS[$name]=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "time.$name")
+}
+
+measure openssl-sign+encrypt sh -c "openssl cms -sign -stream -binary -in msg.eml \
+    -signer alice.pem -inkey alice.key | openssl cms -encrypt -stream -binary \
+    -aes-256-cbc -out ossl.eml bob.pem"
+measure mss-sign+encrypt "$MSS" encrypt --stream --sign-with alice-identity.pem \
+    --to bob.pem --cipher aes-256-cbc --in msg.eml --out mss.eml
+measure openssl-open sh -c "openssl cms -decrypt -in ossl.eml -recip bob.pem \
+    -inkey bob.key | openssl cms -verify -CAfile ca.pem -out /dev/null"
+measure mss-open "$MSS" open --stream --identity bob-identity.pem --trust ca.pem \
+    --in mss.eml --out opened.eml
+measure mss-open-openssl-msg "$MSS" open --stream --identity bob-identity.pem \
+    --trust ca.pem --in ossl.eml --out opened2.eml
+
+printf '\n%s MiB message (%s bytes), %s, %s cores\n' "$SIZE_MIB" "$BYTES" \
+    "$(openssl version | cut -d' ' -f1-2)" "$(nproc)"
+printf '%-24s %10s %10s %12s\n' operation seconds MB/s 'peak RSS MB'
+for n in openssl-sign+encrypt mss-sign+encrypt openssl-open mss-open mss-open-openssl-msg; do
+    awk -v n="$n" -v s="${SECS[$n]}" -v r="${RSS[$n]}" -v b="$BYTES" 'BEGIN {
+        mbs = (s > 0) ? b / 1e6 / s : 0
+        printf "%-24s %10.2f %10.1f %12.1f\n", n, s, mbs, r / 1024 }'
+done
+awk -v a="${SECS[openssl-sign+encrypt]}" -v b="${SECS[mss-sign+encrypt]}" \
+    -v c="${SECS[openssl-open]}" -v d="${SECS[mss-open]}" -v e="${SECS[mss-open-openssl-msg]}" 'BEGIN {
+    printf "\nratios (mss throughput / openssl throughput; targets: sign+encrypt >= 1.5, open >= 5)\n"
+    printf "  sign+encrypt: %.2f\n", (b > 0) ? a / b : 0
+    printf "  open:         %.2f (mss message), %.2f (openssl message)\n", (d > 0) ? c / d : 0, (e > 0) ? c / e : 0 }'

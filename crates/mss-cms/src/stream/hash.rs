@@ -1,0 +1,86 @@
+//! Content hashing that moves to a second thread once the content is large, so that
+//! hashing overlaps with encoding and encryption on a machine with two cores or more.
+//!
+//! Small contents (below [`THREAD_AFTER`]) are hashed inline: a thread costs more than
+//! it saves there. Chunks cross to the hashing thread through a bounded channel (at
+//! most [`QUEUE`] chunks in flight), so memory stays bounded.
+
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use mss_algs::digest::{DigestAlgorithm, Hasher};
+
+use crate::CmsError;
+
+/// Content bytes hashed inline before the hashing moves to its own thread.
+pub const THREAD_AFTER: u64 = 1024 * 1024;
+
+/// Chunks queued for the hashing thread at most.
+const QUEUE: usize = 8;
+
+enum State {
+    Inline(Vec<Hasher>),
+    Threaded {
+        tx: SyncSender<Vec<u8>>,
+        handle: JoinHandle<Vec<Hasher>>,
+    },
+}
+
+/// Hashes a content with one or more digest algorithms.
+pub(crate) struct Hashing {
+    state: State,
+    total: u64,
+}
+
+impl Hashing {
+    pub(crate) fn new(hashers: Vec<Hasher>) -> Self {
+        Hashing {
+            state: State::Inline(hashers),
+            total: 0,
+        }
+    }
+
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.total += data.len() as u64;
+        if let State::Inline(hashers) = &mut self.state {
+            if self.total < THREAD_AFTER || hashers.is_empty() {
+                for h in hashers.iter_mut() {
+                    h.update(data);
+                }
+                return;
+            }
+            let mut moved = std::mem::take(hashers);
+            let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
+            let handle = std::thread::spawn(move || {
+                for chunk in rx {
+                    for h in moved.iter_mut() {
+                        h.update(&chunk);
+                    }
+                }
+                moved
+            });
+            self.state = State::Threaded { tx, handle };
+        }
+        if let State::Threaded { tx, .. } = &self.state {
+            // A failed send means the thread is gone: `finish` reports it.
+            let _ = tx.send(data.to_vec());
+        }
+    }
+
+    /// The digests, in the order of the hashers given to [`Hashing::new`].
+    pub(crate) fn finish(self) -> Result<Vec<(DigestAlgorithm, Vec<u8>)>, CmsError> {
+        let hashers = match self.state {
+            State::Inline(h) => h,
+            State::Threaded { tx, handle } => {
+                drop(tx);
+                handle
+                    .join()
+                    .map_err(|_| CmsError::Encoding("the hashing thread failed".into()))?
+            }
+        };
+        Ok(hashers
+            .into_iter()
+            .map(|h| (h.algorithm(), h.finalize()))
+            .collect())
+    }
+}

@@ -1,0 +1,312 @@
+//! Streaming CMS: messages larger than memory, in bounded memory.
+//!
+//! - [`ber`]: an incremental BER reader over `io::Read` (indefinite lengths, segmented
+//!   OCTET STRINGs of any depth) and BER writing helpers;
+//! - [`enveloped`]: [`EnvelopedWriter`] (EnvelopedData / AuthEnvelopedData as an
+//!   `io::Write`) and [`DecryptReader`] (decryption as an `io::Read`);
+//! - [`signed`]: [`SignedWriter`] (opaque SignedData, content hashed as it streams) and
+//!   [`VerifyReader`] (content handed out while hashed, signers verified at its end);
+//! - [`multipart`]: [`MultipartSignedWriter`] / [`MultipartSignedReader`] (detached
+//!   `multipart/signed`, the first part hashed as it streams);
+//! - [`Base64Writer`] / [`Base64EncodeReader`] / [`Base64Reader`]: the base64 body of an
+//!   `application/pkcs7-mime` entity, encoded and decoded in chunks.
+//!
+//! Memory stays bounded by the segment size (64 KiB) plus the non-content elements
+//! (certificates, recipient and signer infos: at most [`ber::MAX_ELEMENT`] each),
+//! whatever the size of the content. Not streamed: AuthEnvelopedData carrying
+//! authenticated attributes (refused by the reader, never produced by mss: GCM
+//! authenticates them before the content, but they come after it).
+
+pub mod ber;
+pub mod enveloped;
+mod hash;
+pub mod multipart;
+pub mod signed;
+
+use std::io::{self, Read, Write};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use const_oid::ObjectIdentifier;
+use der::Decode;
+
+use mss_algs::keys::DecryptionKey;
+use mss_algs::oid;
+use mss_algs::policy::Policy;
+use x509_cert::Certificate;
+
+pub use enveloped::{DecryptReader, EnvelopedWriter, StreamDecrypted};
+pub use multipart::{CanonReader, MultipartSignedReader, MultipartSignedWriter};
+pub use signed::{SignedWriter, StreamVerified, VerifyReader};
+
+use crate::CmsError;
+use crate::enveloped::KekKey;
+
+/// Input bytes per base64 line (76 characters).
+const LINE_IN: usize = 57;
+/// Lines encoded per batch.
+const BATCH_LINES: usize = 1024;
+
+/// Encodes what is written as base64 in 76-character CRLF lines (the last line too), as
+/// [`crate::mime::encode_base64_lines`] does in memory. Call
+/// [`finish`](Self::finish) at the end.
+#[derive(Debug)]
+pub struct Base64Writer<W: Write> {
+    out: W,
+    pending: Vec<u8>,
+    text: Vec<u8>,
+}
+
+impl<W: Write> Base64Writer<W> {
+    /// Encode into `out`.
+    pub fn new(out: W) -> Self {
+        Base64Writer {
+            out,
+            pending: Vec::with_capacity(LINE_IN * BATCH_LINES),
+            text: Vec::with_capacity(78 * BATCH_LINES),
+        }
+    }
+
+    fn encode_lines(&mut self, upto: usize) -> io::Result<()> {
+        self.text.clear();
+        let mut line = [0u8; 76];
+        for chunk in self.pending[..upto].chunks(LINE_IN) {
+            let n = STANDARD
+                .encode_slice(chunk, &mut line)
+                .map_err(io::Error::other)?;
+            self.text.extend_from_slice(&line[..n]);
+            self.text.extend_from_slice(b"\r\n");
+        }
+        self.out.write_all(&self.text)?;
+        self.pending.drain(..upto);
+        Ok(())
+    }
+
+    /// Encode the last partial line; returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        let n = self.pending.len();
+        self.encode_lines(n)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for Base64Writer<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = LINE_IN * BATCH_LINES - self.pending.len();
+        let n = buf.len().min(room);
+        self.pending.extend_from_slice(&buf[..n]);
+        if self.pending.len() == LINE_IN * BATCH_LINES {
+            let all = self.pending.len();
+            self.encode_lines(all)?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Encodes what it reads from the inner reader as base64 in 76-character CRLF lines
+/// (the pull counterpart of [`Base64Writer`]).
+#[derive(Debug)]
+pub struct Base64EncodeReader<R: Read> {
+    inner: R,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    eof: bool,
+}
+
+impl<R: Read> Base64EncodeReader<R> {
+    /// Encode what `inner` gives.
+    pub fn new(inner: R) -> Self {
+        Base64EncodeReader {
+            inner,
+            raw: Vec::with_capacity(LINE_IN * BATCH_LINES),
+            out: Vec::with_capacity(78 * BATCH_LINES),
+            out_pos: 0,
+            eof: false,
+        }
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        while self.out_pos >= self.out.len() && !self.eof {
+            self.out.clear();
+            self.out_pos = 0;
+            // Fill a whole batch of lines (or up to the end of input).
+            let want = LINE_IN * BATCH_LINES;
+            self.raw.resize(want, 0);
+            let mut have = 0;
+            while have < want {
+                let n = self.inner.read(&mut self.raw[have..])?;
+                if n == 0 {
+                    self.eof = true;
+                    break;
+                }
+                have += n;
+            }
+            let mut line = [0u8; 76];
+            for chunk in self.raw[..have].chunks(LINE_IN) {
+                let n = STANDARD
+                    .encode_slice(chunk, &mut line)
+                    .map_err(io::Error::other)?;
+                self.out.extend_from_slice(&line[..n]);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Base64EncodeReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.refill()?;
+        let avail = &self.out[self.out_pos..];
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+/// Decodes base64 text read from the inner reader, ignoring line breaks and other
+/// whitespace; anything else that is not base64 is an `InvalidData` error.
+#[derive(Debug)]
+pub struct Base64Reader<R: Read> {
+    inner: R,
+    text: Vec<u8>,
+    /// Base64 characters waiting for a complete quantum.
+    carry: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    eof: bool,
+}
+
+impl<R: Read> Base64Reader<R> {
+    /// Decode from `inner`.
+    pub fn new(inner: R) -> Self {
+        Base64Reader {
+            inner,
+            text: vec![0; 64 * 1024],
+            carry: Vec::with_capacity(64 * 1024 + 4),
+            out: Vec::with_capacity(48 * 1024 + 3),
+            out_pos: 0,
+            eof: false,
+        }
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        while self.out_pos >= self.out.len() && !self.eof {
+            self.out.clear();
+            self.out_pos = 0;
+            let n = self.inner.read(&mut self.text)?;
+            if n == 0 {
+                self.eof = true;
+            }
+            // Line breaks are skipped run by run; other whitespace byte by byte.
+            let mut rest = &self.text[..n];
+            while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
+                push_base64_text(&mut self.carry, &rest[..i]);
+                rest = &rest[i + 1..];
+            }
+            push_base64_text(&mut self.carry, rest);
+            let take = if self.eof {
+                self.carry.len()
+            } else {
+                self.carry.len() / 4 * 4
+            };
+            if take == 0 {
+                continue;
+            }
+            STANDARD
+                .decode_vec(&self.carry[..take], &mut self.out)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            self.carry.drain(..take);
+        }
+        Ok(())
+    }
+}
+
+/// Append base64 text without its whitespace.
+fn push_base64_text(carry: &mut Vec<u8>, text: &[u8]) {
+    if memchr::memchr3(b' ', b'\t', b'\x0c', text).is_none() {
+        carry.extend_from_slice(text);
+    } else {
+        carry.extend(text.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+    }
+}
+
+impl<R: Read> Read for Base64Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.refill()?;
+        let avail = &self.out[self.out_pos..];
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+/// A CMS message being read: what its `ContentInfo` turned out to be.
+#[derive(Debug)]
+pub enum CmsReader<'a, R: Read> {
+    /// EnvelopedData / AuthEnvelopedData: read the plaintext.
+    Decrypt(DecryptReader<R>),
+    /// SignedData: read the encapsulated content, then look at the results.
+    Verify(VerifyReader<'a, R>),
+}
+
+/// Read a `ContentInfo` header from `input` and get ready to stream its content:
+/// decryption with `keys` / `kek_keys`, or verification against the message's
+/// certificates and `extra_certs`.
+pub fn read_cms<'a, R: Read>(
+    input: R,
+    keys: &[&dyn DecryptionKey],
+    kek_keys: &[KekKey],
+    extra_certs: &'a [Certificate],
+    policy: &'a dyn Policy,
+) -> Result<CmsReader<'a, R>, CmsError> {
+    let mut ber = ber::BerReader::new(input);
+    let ci_end = ber.open("ContentInfo", |h| h.is_universal(16))?;
+    let ct = ber.expect_element("contentType", |h| h.is_universal(6))?;
+    let ct = ObjectIdentifier::from_der(&ct)?;
+    if ct == oid::ID_SIGNED_DATA {
+        Ok(CmsReader::Verify(VerifyReader::after_content_type(
+            ber,
+            ci_end,
+            ct,
+            extra_certs,
+            policy,
+        )?))
+    } else if ct == oid::ID_ENVELOPED_DATA || ct == oid::ID_CT_AUTH_ENVELOPED_DATA {
+        Ok(CmsReader::Decrypt(DecryptReader::after_content_type(
+            ber, ci_end, ct, keys, kek_keys, policy,
+        )?))
+    } else {
+        Err(CmsError::Unsupported(format!(
+            "CMS content type {ct} cannot be streamed"
+        )))
+    }
+}
+
+impl<R: Read> CmsReader<'_, R> {
+    /// Read the input left after the CMS object to its end (it is discarded): for a
+    /// layer nested in another one, this lets the outer layer reach and check its end.
+    pub fn drain_input(&mut self) -> Result<(), CmsError> {
+        match self {
+            CmsReader::Decrypt(d) => d.drain_input(),
+            CmsReader::Verify(v) => v.drain_input(),
+        }
+    }
+}
+
+impl<R: Read> Read for CmsReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            CmsReader::Decrypt(d) => d.read(buf),
+            CmsReader::Verify(v) => v.read(buf),
+        }
+    }
+}

@@ -1,0 +1,637 @@
+//! Streaming use cases: `io::Read` in, `io::Write` out, memory bounded whatever the
+//! size of the message (see [`mss_cms::stream`]).
+//!
+//! - [`encrypt_stream`] / [`sign_and_encrypt_stream`]: protect a MIME entity read from
+//!   a stream (opaque signing inside, `application/pkcs7-mime` enveloped outside);
+//! - [`open_stream`]: decrypt and verify an `application/pkcs7-mime` message (or a bare
+//!   BER/DER CMS object), writing the clear message as it comes, and return the same
+//!   [`Report`] as [`crate::open`].
+//!
+//! Streaming releases content before its end is checked: when `open_stream` returns an
+//! error, what was written must be discarded; when it returns a report, the report
+//! says whether to believe what was written. A progress callback receives the number
+//! of input bytes consumed so far.
+//!
+//! The input to protect is a MIME entity (header fields, blank line, body) sent as it
+//! stands: drafts that need re-encoding to 7 bits go through the in-memory
+//! [`crate::sign`] / [`crate::encrypt`] calls.
+
+use std::cell::RefCell;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use x509_cert::Certificate;
+
+use mss_algs::keys::SigningKey;
+use mss_cms::enveloped::Recipient;
+use mss_cms::mime::{self, Headers};
+use mss_cms::signed::{SignParams, SignerSpec};
+use mss_cms::stream::{
+    Base64Reader, Base64Writer, CmsReader, EnvelopedWriter, MultipartSignedReader,
+    MultipartSignedWriter, SignedWriter, read_cms,
+};
+
+use crate::Error;
+use crate::open::{Ctx, OpenOptions};
+use crate::report::{Layer, LayerKind, Report};
+use crate::send::{EncryptOptions, SignOptions};
+
+/// Largest header block read before a body.
+const MAX_HEADER_BLOCK: usize = 1024 * 1024;
+
+/// Counts the bytes read through it and reports them to a callback.
+struct Counting<'p, R> {
+    inner: R,
+    count: u64,
+    progress: &'p mut dyn FnMut(u64),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        (self.progress)(self.count);
+        Ok(n)
+    }
+}
+
+fn io_error(e: io::Error) -> Error {
+    // Errors of the CMS layer travel through `io::Error` inside the readers.
+    match e.into_inner() {
+        Some(inner) => match inner.downcast::<mss_cms::CmsError>() {
+            Ok(c) => Error::from(*c),
+            Err(other) => Error::Malformed(other.to_string()),
+        },
+        None => Error::Malformed("I/O error while streaming".into()),
+    }
+}
+
+fn cms(e: mss_cms::CmsError) -> Error {
+    Error::from(e)
+}
+
+/// Copy `r` to `w` in 64 KiB chunks.
+fn pump(r: &mut dyn Read, w: &mut dyn Write) -> Result<u64, Error> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = r.read(&mut buf).map_err(io_error)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        w.write_all(&buf[..n]).map_err(io_error)?;
+        total += n as u64;
+    }
+}
+
+/// The `application/pkcs7-mime` header block (headers and blank line, no body).
+fn pkcs7_head(outer: &Headers, smime_type: &str) -> Vec<u8> {
+    mime::build_pkcs7_mime(outer, smime_type, &[])
+}
+
+fn recipients<'c>(
+    recipients: &'c [Certificate],
+    sender: &'c Certificate,
+    opts: &EncryptOptions,
+) -> Result<Vec<Recipient<'c>>, Error> {
+    let mut all: Vec<&Certificate> = Vec::new();
+    for c in recipients.iter().chain(std::iter::once(sender)) {
+        if !all.contains(&c) {
+            all.push(c);
+        }
+    }
+    all.into_iter()
+        .map(|c| {
+            crate::send::check_recipient(c)?;
+            Ok(Recipient::for_certificate(c, opts.key_transport, false)?)
+        })
+        .collect()
+}
+
+/// Encrypt the MIME entity read from `entity` to `recipients` and the sender, writing an
+/// `application/pkcs7-mime` message (`outer` header fields first) to `out`.
+pub fn encrypt_stream(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    recipient_certs: &[Certificate],
+    sender: &Certificate,
+    opts: &EncryptOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let rs = recipients(recipient_certs, sender, opts)?;
+    let smime_type = if opts.cipher.is_aead() {
+        "authEnveloped-data"
+    } else {
+        "enveloped-data"
+    };
+    out.write_all(&pkcs7_head(outer, smime_type))
+        .map_err(io_error)?;
+    let b64 = Base64Writer::new(out);
+    let mut env = EnvelopedWriter::new(b64, &rs, opts.cipher, opts.policy).map_err(cms)?;
+    let mut input = Counting {
+        inner: entity,
+        count: 0,
+        progress,
+    };
+    pump(&mut input, &mut env)?;
+    env.finish().map_err(io_error)?.finish().map_err(io_error)?;
+    Ok(())
+}
+
+/// Sign then encrypt the MIME entity read from `entity` (a canonical entity: CRLF line
+/// ends), writing an `application/pkcs7-mime` enveloped message to `out`: inside, a
+/// detached `multipart/signed` as [`crate::sign_and_encrypt`] writes it, or an opaque
+/// signed-data with `opts.sign.opaque` or when the entity declares a `binary` / `8bit`
+/// transfer encoding. The content is read once.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_and_encrypt_stream(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    recipient_certs: &[Certificate],
+    sender_encryption_cert: Option<&Certificate>,
+    opts: &EncryptOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let sender = sender_encryption_cert.unwrap_or_else(|| signer.certificate());
+    let rs = recipients(recipient_certs, sender, opts)?;
+    let sign_opts = SignOptions {
+        policy: opts.policy,
+        ..opts.sign
+    };
+    let smime_type = if opts.cipher.is_aead() {
+        "authEnveloped-data"
+    } else {
+        "enveloped-data"
+    };
+    out.write_all(&pkcs7_head(outer, smime_type))
+        .map_err(io_error)?;
+    let b64 = Base64Writer::new(out);
+    let mut env = EnvelopedWriter::new(b64, &rs, opts.cipher, opts.policy).map_err(cms)?;
+    let mut input = Counting {
+        inner: entity,
+        count: 0,
+        progress,
+    };
+    // As in memory: a detached multipart/signed inside, unless opaque signing is asked
+    // or the entity is binary (then opaque: it is never exposed to transport inside).
+    let mut buffered = BufReader::with_capacity(64 * 1024, &mut input);
+    let block = read_header_block(&mut buffered)?;
+    let sign_opts = SignOptions {
+        opaque: sign_opts.opaque || is_8bit_entity(&block),
+        ..sign_opts
+    };
+    let mut whole = io::Cursor::new(block).chain(buffered);
+    sign_entity_stream(
+        &mut whole,
+        &mut env,
+        &Headers::default(),
+        signer,
+        &sign_opts,
+    )?;
+    env.finish().map_err(io_error)?.finish().map_err(io_error)?;
+    Ok(())
+}
+
+/// Sign the MIME entity read from `entity` (a canonical entity: CRLF line ends),
+/// writing to `out` a detached `multipart/signed` message, or with
+/// [`SignOptions::opaque`] an `application/pkcs7-mime; smime-type=signed-data` one.
+/// A detached signature of an entity declaring a `binary` or `8bit` transfer encoding
+/// is refused ([`Error::InvalidRequest`]).
+pub fn sign_stream(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    opts: &SignOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let mut input = Counting {
+        inner: entity,
+        count: 0,
+        progress,
+    };
+    // A detached signature is over the entity's exact bytes, which mail transport
+    // may re-encode unless they are 7-bit: refuse a binary or 8-bit entity.
+    let mut buffered = BufReader::with_capacity(64 * 1024, &mut input);
+    let block = read_header_block(&mut buffered)?;
+    if !opts.opaque && is_8bit_entity(&block) {
+        return Err(Error::InvalidRequest(
+            "a binary or 8-bit entity cannot be signed detached: sign it opaque or give it \
+             a 7-bit transfer encoding"
+                .into(),
+        ));
+    }
+    let mut whole = io::Cursor::new(block).chain(buffered);
+    sign_entity_stream(&mut whole, out, outer, signer, opts)
+}
+
+/// Does this header block declare a `binary` or `8bit` transfer encoding?
+fn is_8bit_entity(block: &[u8]) -> bool {
+    Headers::parse(block)
+        .ok()
+        .and_then(|h| h.get("content-transfer-encoding"))
+        .is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            v == "binary" || v == "8bit"
+        })
+}
+
+fn sign_entity_stream(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    opts: &SignOptions,
+) -> Result<(), Error> {
+    let signers = [SignerSpec {
+        key: signer,
+        algorithm: opts.algorithm_for(signer),
+        identify_by_ski: false,
+    }];
+    let params = SignParams {
+        detached: !opts.opaque,
+        signing_time: None,
+    };
+    if opts.opaque {
+        out.write_all(&pkcs7_head(outer, "signed-data"))
+            .map_err(io_error)?;
+        let mut signed = SignedWriter::new(Base64Writer::new(out), &signers, &params, opts.policy)
+            .map_err(cms)?;
+        pump(input, &mut signed)?;
+        signed.finish().map_err(cms)?.finish().map_err(io_error)?;
+    } else {
+        let mut signed =
+            MultipartSignedWriter::new(out, outer, &signers, &params, opts.policy).map_err(cms)?;
+        pump(input, &mut signed)?;
+        signed.finish().map_err(cms)?;
+    }
+    Ok(())
+}
+
+/// Is this header field one of the entity's own (Content-*, MIME-Version)?
+fn is_content_field(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("content-") || n == "mime-version"
+}
+
+/// Read a draft (RFC 5322 header fields, blank line, body) from `input` without
+/// reading its body: returns its outer header fields (everything but Content-* and
+/// MIME-Version) and a reader of the inner MIME entity to protect — the draft's
+/// Content-* fields (`text/plain` when it has none) and its body, base64-encoded on the
+/// fly unless the draft declares it `7bit`, `quoted-printable` or `base64` already (such
+/// a body, and a `text/*` body before encoding, gets CRLF line ends). The streaming counterpart of the
+/// in-memory draft handling of [`crate::sign`] and [`crate::encrypt`], for bodies of
+/// any size.
+pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Read + 'r>), Error> {
+    let mut buffered = BufReader::with_capacity(64 * 1024, input);
+    let block = read_header_block(&mut buffered)?;
+    let draft = Headers::parse(&block)?;
+    let mut outer = Headers::default();
+    let mut inner = Headers::default();
+    for f in draft.fields {
+        if is_content_field(&f.name) {
+            if !f.name.eq_ignore_ascii_case("mime-version") {
+                inner.fields.push(f);
+            }
+        } else {
+            outer.fields.push(f);
+        }
+    }
+    if inner.get("content-type").is_none() {
+        inner.set("Content-Type", "text/plain; charset=utf-8");
+    }
+    let cte = inner
+        .get("content-transfer-encoding")
+        .map(|v| v.trim().to_ascii_lowercase());
+    let body: Box<dyn Read + 'r> = match cte.as_deref() {
+        // Already 7-bit: only the line ends are made canonical (CRLF).
+        Some("7bit" | "quoted-printable" | "base64") => {
+            Box::new(mss_cms::stream::CanonReader::new(buffered))
+        }
+        _ => {
+            inner.remove("content-transfer-encoding");
+            inner.set("Content-Transfer-Encoding", "base64");
+            let text = inner.content_type().essence().starts_with("text/");
+            let raw: Box<dyn Read + 'r> = if text {
+                Box::new(mss_cms::stream::CanonReader::new(buffered))
+            } else {
+                Box::new(buffered)
+            };
+            Box::new(mss_cms::stream::Base64EncodeReader::new(raw))
+        }
+    };
+    let mut head = inner.to_bytes();
+    head.extend_from_slice(b"\r\n");
+    Ok((outer, Box::new(io::Cursor::new(head).chain(body))))
+}
+
+/// Read a header block (up to and including the blank line) from `r`.
+fn read_header_block(r: &mut dyn BufRead) -> Result<Vec<u8>, Error> {
+    let mut block = Vec::new();
+    loop {
+        let start = block.len();
+        let n = r.read_until(b'\n', &mut block).map_err(io_error)?;
+        let line = &block[start..];
+        if n == 0 || line == b"\r\n" || line == b"\n" {
+            return Ok(block);
+        }
+        if block.len() > MAX_HEADER_BLOCK {
+            return Err(Error::Malformed("header block too large".into()));
+        }
+    }
+}
+
+/// Is this entity an `application/pkcs7-mime` (or `x-pkcs7-mime`) one?
+fn is_pkcs7_mime(h: &Headers) -> bool {
+    let e = h.content_type().essence();
+    e == "application/pkcs7-mime" || e == "application/x-pkcs7-mime"
+}
+
+fn body_reader<'r>(h: &Headers, r: Box<dyn Read + 'r>) -> Box<dyn Read + 'r> {
+    let cte = h
+        .get("content-transfer-encoding")
+        .map(|v| v.trim().to_ascii_lowercase());
+    if cte.as_deref() == Some("base64") {
+        Box::new(Base64Reader::new(r))
+    } else {
+        r
+    }
+}
+
+/// One S/MIME layer being read: a CMS object (`application/pkcs7-mime` body or bare
+/// BER/DER) or a `multipart/signed` body. Reading it gives the inner entity.
+enum LayerReader<'a> {
+    Cms(CmsReader<'a, Box<dyn Read + 'a>>),
+    Multipart(MultipartSignedReader<'a, Box<dyn Read + 'a>>),
+}
+
+impl Read for LayerReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            LayerReader::Cms(r) => r.read(buf),
+            LayerReader::Multipart(r) => r.read(buf),
+        }
+    }
+}
+
+impl LayerReader<'_> {
+    fn drain_input(&mut self) -> Result<(), mss_cms::CmsError> {
+        match self {
+            LayerReader::Cms(r) => r.drain_input(),
+            LayerReader::Multipart(r) => r.drain_input(),
+        }
+    }
+
+    fn finished(&self) -> Result<Finished, Error> {
+        let not_verified = || Error::Malformed("signed layer not verified".into());
+        Ok(match self {
+            LayerReader::Cms(CmsReader::Decrypt(d)) => Finished::Decrypted(d.info().clone()),
+            LayerReader::Cms(CmsReader::Verify(v)) => {
+                Finished::Verified(v.results().cloned().ok_or_else(not_verified)?, false)
+            }
+            LayerReader::Multipart(m) => {
+                Finished::Verified(m.results().cloned().ok_or_else(not_verified)?, true)
+            }
+        })
+    }
+}
+
+/// Is this entity a `multipart/signed` one with an S/MIME signature?
+fn is_smime_multipart_signed(h: &Headers) -> bool {
+    let ct = h.content_type();
+    ct.essence() == "multipart/signed"
+        && ct.param("protocol").is_none_or(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "application/pkcs7-signature" || p == "application/x-pkcs7-signature"
+        })
+}
+
+/// The warning of a streamed open whose clear message is a multipart or message/*
+/// entity: [`open_stream`] does not analyse the parts inside it (signed parts in an
+/// unsigned multipart, protected headers) the way [`crate::open`] does, so a reader
+/// must not take the message as wholly covered by its signatures.
+pub const PARTS_NOT_ANALYSED: &str = "parts-not-analysed";
+
+/// Open a message read from `input`: every S/MIME layer (enveloped, auth-enveloped,
+/// opaque signed, `multipart/signed`; nested) is decrypted or verified while
+/// streaming, and the clear message (the received outer header fields merged with the
+/// innermost entity, as [`crate::open`] gives it) is written to `out`. Signatures are
+/// judged (chain, revocation) as by [`crate::open`], and the [`Report`] is the same.
+/// A bare BER/DER CMS object is accepted too (then only the inner content is written).
+/// Unlike [`crate::open`], the parts inside the clear message are not analysed: see
+/// [`PARTS_NOT_ANALYSED`].
+pub fn open_stream(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    opts: &OpenOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Report, Error> {
+    let time = opts.time.unwrap_or_else(SystemTime::now);
+    let mut report = Report::default();
+    let counting = Counting {
+        inner: input,
+        count: 0,
+        progress,
+    };
+    let mut buffered = BufReader::with_capacity(64 * 1024, counting);
+    let first = buffered.fill_buf().map_err(io_error)?.first().copied();
+    let sink: Rc<RefCell<Vec<Finished>>> = Rc::new(RefCell::new(Vec::new()));
+    let mut ctx = Ctx {
+        opts,
+        time,
+        report: &mut report,
+        from: None,
+        evidence: Vec::new(),
+        sender: None,
+        part: None,
+    };
+    // The top-level headers (none for a bare CMS object), the current entity's headers
+    // and its (raw) body.
+    let mut outer: Option<Headers> = None;
+    let mut current: (Option<Headers>, Box<dyn Read + '_>) = if first == Some(0x30) {
+        (None, Box::new(buffered))
+    } else {
+        let block = read_header_block(&mut buffered)?;
+        let h = Headers::parse(&block)?;
+        ctx.from = h.get("From");
+        ctx.sender = h.get("Sender");
+        outer = Some(h.clone());
+        (Some(h), Box::new(buffered))
+    };
+    let mut layers = 0;
+    loop {
+        let (h, body) = current;
+        let layer = match &h {
+            None => LayerReader::Cms(
+                read_cms(
+                    body,
+                    &opts.keys,
+                    &opts.kek_keys,
+                    &opts.extra_certs,
+                    opts.policy,
+                )
+                .map_err(cms)?,
+            ),
+            Some(h) if is_pkcs7_mime(h) => LayerReader::Cms(
+                read_cms(
+                    body_reader(h, body),
+                    &opts.keys,
+                    &opts.kek_keys,
+                    &opts.extra_certs,
+                    opts.policy,
+                )
+                .map_err(cms)?,
+            ),
+            Some(h) if is_smime_multipart_signed(h) => LayerReader::Multipart(
+                MultipartSignedReader::new(body, &h.content_type(), &opts.extra_certs, opts.policy)
+                    .map_err(cms)?,
+            ),
+            Some(h) => {
+                // The innermost entity: its header block, then its body. Its parts are
+                // not looked into here (nested signatures, protected headers): say so.
+                let ct = h.content_type();
+                if ct.mime_type == "multipart" || ct.mime_type == "message" {
+                    ctx.report.warn(PARTS_NOT_ANALYSED);
+                }
+                let block = h.to_bytes();
+                if layers == 0 {
+                    out.write_all(&block).map_err(io_error)?;
+                    out.write_all(b"\r\n").map_err(io_error)?;
+                } else {
+                    let mut entity = block;
+                    entity.extend_from_slice(b"\r\n");
+                    let merged = match &outer {
+                        Some(o) => mime::merge_outer_headers(o, &entity),
+                        None => entity,
+                    };
+                    out.write_all(&merged).map_err(io_error)?;
+                }
+                let mut body = body;
+                pump(&mut body, out)?;
+                drop(body);
+                break;
+            }
+        };
+        layers += 1;
+        if layers > crate::open::MAX_LAYERS {
+            return Err(Error::Malformed(format!(
+                "more than {} S/MIME layers",
+                crate::open::MAX_LAYERS
+            )));
+        }
+        let mut inner = BufReader::with_capacity(64 * 1024, layer);
+        let block = read_header_block(&mut inner)?;
+        match Headers::parse(&block) {
+            Ok(h) if !block.is_empty() && looks_like_header_block(&block) => {
+                current = (
+                    Some(h),
+                    Box::new(LayerEnd {
+                        inner: Some(inner),
+                        sink: Rc::clone(&sink),
+                    }),
+                );
+            }
+            _ => {
+                // Not MIME inside a CMS layer: handed back as it stands.
+                ctx.report.warn("inner-content-not-mime");
+                out.write_all(&block).map_err(io_error)?;
+                let mut rest = LayerEnd {
+                    inner: Some(inner),
+                    sink: Rc::clone(&sink),
+                };
+                pump(&mut rest, out)?;
+                break;
+            }
+        }
+    }
+    for f in sink.borrow_mut().drain(..) {
+        record_end(&mut ctx, f)?;
+    }
+    if ctx.report.encrypted && !ctx.report.authenticated_encryption && !ctx.report.is_signed() {
+        ctx.report.warn("unauthenticated-encryption");
+    }
+    Ok(report)
+}
+
+/// Does this block start like MIME header fields (or an empty header block)?
+fn looks_like_header_block(block: &[u8]) -> bool {
+    if block.starts_with(b"\r\n") || block.starts_with(b"\n") {
+        return true;
+    }
+    let line = block.split(|b| *b == b'\n').next().unwrap_or_default();
+    match line.iter().position(|b| *b == b':') {
+        Some(colon) => colon > 0 && line[..colon].iter().all(|b| b.is_ascii_graphic()),
+        None => false,
+    }
+}
+
+/// A finished layer's outcome, kept until the whole message was read.
+enum Finished {
+    Decrypted(mss_cms::stream::StreamDecrypted),
+    /// A signed layer; true for `multipart/signed`.
+    Verified(mss_cms::stream::StreamVerified, bool),
+}
+
+/// Wraps a layer's reader: when it reaches its end, its own input is read to the end
+/// too (so that the layers around it finish first) and its outcome is kept.
+struct LayerEnd<'a> {
+    inner: Option<BufReader<LayerReader<'a>>>,
+    sink: Rc<RefCell<Vec<Finished>>>,
+}
+
+impl Read for LayerEnd<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(r) = self.inner.as_mut() else {
+            return Ok(0);
+        };
+        let n = r.read(buf)?;
+        if n == 0
+            && !buf.is_empty()
+            && let Some(r) = self.inner.take()
+        {
+            let mut reader = r.into_inner();
+            let f = reader.finished().map_err(io::Error::other)?;
+            reader
+                .drain_input()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            self.sink.borrow_mut().push(f);
+        }
+        Ok(n)
+    }
+}
+
+fn record_end(ctx: &mut Ctx<'_, '_>, f: Finished) -> Result<(), Error> {
+    match f {
+        Finished::Decrypted(d) => {
+            ctx.report.encrypted = true;
+            ctx.report.authenticated_encryption = d.authenticated;
+            ctx.report.content_cipher = Some(d.cipher.name().to_string());
+            ctx.report.key_transport = Some(d.key_management.name());
+            for w in &d.warnings {
+                ctx.report.warn(w.clone());
+            }
+            ctx.report.layers.push(Layer {
+                kind: if d.authenticated {
+                    LayerKind::AuthEnveloped
+                } else {
+                    LayerKind::Enveloped
+                },
+                signatures: Vec::new(),
+                part: None,
+            });
+        }
+        Finished::Verified(v, detached) => {
+            let kind = if detached {
+                LayerKind::SignedDetached
+            } else {
+                LayerKind::SignedOpaque
+            };
+            ctx.record_signed_layer(&v.signed_data, v.results, kind);
+        }
+    }
+    Ok(())
+}
