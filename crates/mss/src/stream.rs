@@ -34,7 +34,7 @@ use mss_cms::stream::{
 
 use crate::Error;
 use crate::open::{Ctx, OpenOptions};
-use crate::report::{Layer, LayerKind, Report};
+use crate::report::{Layer, LayerKind, PartCoverage, Report};
 use crate::send::{EncryptOptions, SignOptions};
 
 /// Largest header block read before a body.
@@ -463,6 +463,9 @@ pub fn open_stream(
         (Some(h), Box::new(buffered))
     };
     let mut layers = 0;
+    // The content type of the innermost entity when it is a single (leaf) part: then
+    // every signature around it covers the whole displayed message.
+    let mut leaf: Option<String> = None;
     loop {
         let (h, body) = current;
         let layer = match &h {
@@ -496,6 +499,8 @@ pub fn open_stream(
                 let ct = h.content_type();
                 if ct.mime_type == "multipart" || ct.mime_type == "message" {
                     ctx.report.warn(PARTS_NOT_ANALYSED);
+                } else {
+                    leaf = Some(ct.essence());
                 }
                 let block = h.to_bytes();
                 if layers == 0 {
@@ -538,6 +543,7 @@ pub fn open_stream(
             _ => {
                 // Not MIME inside a CMS layer: handed back as it stands.
                 ctx.report.warn("inner-content-not-mime");
+                leaf = Some("application/octet-stream".into());
                 out.write_all(&block).map_err(io_error)?;
                 let mut rest = LayerEnd {
                     inner: Some(inner),
@@ -550,6 +556,16 @@ pub fn open_stream(
     }
     for f in sink.borrow_mut().drain(..) {
         record_end(&mut ctx, f)?;
+    }
+    if let Some(content_type) = leaf {
+        let signed_by = (0..ctx.report.signatures.len())
+            .filter(|&i| !ctx.report.signatures[i].countersignature)
+            .collect();
+        ctx.report.parts = vec![PartCoverage {
+            path: String::new(),
+            content_type,
+            signed_by,
+        }];
     }
     if ctx.report.encrypted && !ctx.report.authenticated_encryption && !ctx.report.is_signed() {
         ctx.report.warn("unauthenticated-encryption");

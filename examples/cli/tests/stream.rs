@@ -1,7 +1,8 @@
-//! The CLI's streaming path (`--stream`, automatic for input files of 8 MiB or more):
-//! a 9 MiB draft signed and encrypted, then opened, by `mss` and checked with
-//! `openssl cms`; a tampered message leaves no output file. Identities come from
-//! `mss demo --dir`.
+//! The CLI's streaming path (`--stream`; automatic for input files of 8 MiB or more
+//! when signing or encrypting without header protection or a receipt request): a 9 MiB
+//! draft signed and encrypted, then opened, by `mss` and checked with `openssl cms`; a
+//! tampered message leaves no output file; a streamed open of a multipart message is
+//! never exit 0 (its parts are not analysed). Identities come from `mss demo --dir`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -46,9 +47,10 @@ fn large_drafts_take_the_streaming_path_end_to_end() {
     let content: Vec<u8> = (0..9 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let mut draft = b"From: alice@example.test\r\nTo: bob@example.test\r\nSubject: scan\r\n\
+    let mut draft =
+        b"From: alice.martin@demo.mssante.test\r\nTo: bob@example.test\r\nSubject: scan\r\n\
 Content-Type: application/octet-stream\r\n\r\n"
-        .to_vec();
+            .to_vec();
     draft.extend_from_slice(&content);
     std::fs::write(d.join("big.eml"), &draft).expect("write draft");
     std::fs::write(d.join("content.bin"), &content).expect("write content");
@@ -65,9 +67,32 @@ Content-Type: application/octet-stream\r\n\r\n"
             "big.eml",
             "--out",
             "sealed.eml",
+            // Header protection is not streamed yet: without this flag a large draft
+            // is encrypted in memory.
+            "--no-protect-headers",
         ],
     );
     ok(&sealed, "mss encrypt (streaming)");
+    // An explicit --stream with header protection on (the default) is refused, and
+    // says why.
+    let refused = mss(
+        d,
+        &[
+            "encrypt",
+            "--sign-with",
+            "alice.pem",
+            "--to",
+            "bob.pem",
+            "--in",
+            "big.eml",
+            "--out",
+            "refused.eml",
+            "--stream",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--no-protect-headers"));
+    assert!(!d.join("refused.eml").exists());
     // OpenSSL decrypts, verifies, and finds the content.
     openssl(
         d,
@@ -115,6 +140,7 @@ Content-Type: application/octet-stream\r\n\r\n"
             "bob.pem",
             "--trust",
             "ca.pem",
+            "--stream",
             "--in",
             "sealed.eml",
             "--out",
@@ -143,6 +169,7 @@ Content-Type: application/octet-stream\r\n\r\n"
             "bob.pem",
             "--trust",
             "ca.pem",
+            "--stream",
             "--in",
             "bad.eml",
             "--out",
@@ -164,6 +191,7 @@ Content-Type: application/octet-stream\r\n\r\n"
             "bob.pem",
             "--trust",
             "ca.pem",
+            "--stream",
             "--in",
             "cut.eml",
             "--out",
@@ -183,7 +211,7 @@ fn stream_flag_on_standard_input_and_output() {
     let d = tmp.path();
     ok(&mss(d, &["demo", "--dir", "."]), "mss demo");
     // Declared 7bit: sent as it stands, its LF line ends made CRLF.
-    let draft = b"From: alice@example.test\r\nSubject: hello\r\nContent-Transfer-Encoding: 7bit\r\n\r\nline one\nline two\n";
+    let draft = b"From: alice.martin@demo.mssante.test\r\nSubject: hello\r\nContent-Transfer-Encoding: 7bit\r\n\r\nline one\nline two\n";
     let mut child = Command::new(env!("CARGO_BIN_EXE_mss"))
         .current_dir(d)
         .args(["sign", "--stream", "--identity", "alice.pem"])
@@ -207,4 +235,56 @@ fn stream_flag_on_standard_input_and_output() {
         &["cms", "-verify", "-in", "signed.eml", "-CAfile", "ca.pem"],
     );
     assert!(String::from_utf8_lossy(&v.stdout).contains("line one\r\nline two\r\n"));
+}
+
+/// The streamed open does not look inside a multipart clear message (nested signed
+/// parts, protected headers): it says so with `parts-not-analysed` and exit 15, where
+/// the in-memory open of the same message exits 0.
+#[test]
+fn streamed_open_of_a_multipart_message_is_not_exit_zero() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let d = tmp.path();
+    ok(&mss(d, &["demo", "--dir", "."]), "mss demo");
+    let draft =
+        b"From: alice.martin@demo.mssante.test\r\nTo: bob@example.test\r\nSubject: two parts\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n\
+one\r\n--b1\r\nContent-Type: text/plain\r\n\r\ntwo\r\n--b1--\r\n";
+    std::fs::write(d.join("mixed.eml"), draft).expect("write");
+    ok(
+        &mss(
+            d,
+            &[
+                "sign",
+                "--identity",
+                "alice.pem",
+                "--in",
+                "mixed.eml",
+                "--out",
+                "signed.eml",
+            ],
+        ),
+        "mss sign",
+    );
+    let open = |extra: Option<&str>| {
+        let mut args = vec!["open", "--trust", "ca.pem", "--in", "signed.eml"];
+        args.extend(["--out", "clear.eml", "--report-json", "report.json"]);
+        args.extend(extra);
+        mss(d, &args)
+    };
+    let in_memory = open(None);
+    assert_eq!(
+        in_memory.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&in_memory.stderr)
+    );
+    let streamed = open(Some("--stream"));
+    assert_eq!(
+        streamed.status.code(),
+        Some(15),
+        "{}",
+        String::from_utf8_lossy(&streamed.stderr)
+    );
+    let report = std::fs::read_to_string(d.join("report.json")).expect("report");
+    assert!(report.contains("parts-not-analysed"), "{report}");
 }
