@@ -258,9 +258,15 @@ fn make_7bit(headers: &mut Headers, body: &[u8], depth: usize) -> Result<Vec<u8>
             if ct.mime_type == "text" && !is_binary {
                 headers.set("Content-Transfer-Encoding", "quoted-printable");
                 Ok(encode_quoted_printable(&canonical))
-            } else {
+            } else if ct.mime_type == "text" {
                 headers.set("Content-Transfer-Encoding", "base64");
                 Ok(encode_base64_lines(&canonical))
+            } else {
+                // Not text, and not 7-bit: binary data (an image, a PDF). Line ends
+                // are only canonical for text (RFC 5751 §3.1.1): its bytes are
+                // encoded exactly as they are, never with LF made CRLF.
+                headers.set("Content-Transfer-Encoding", "base64");
+                Ok(encode_base64_lines(body))
             }
         }
     }
@@ -277,7 +283,8 @@ fn make_7bit(headers: &mut Headers, body: &[u8], depth: usize) -> Result<Vec<u8>
 /// `text/*`, base64 otherwise; inside `multipart/*` and `message/rfc822`
 /// each part is re-encoded recursively (depth ≤ [`MAX_DEPTH`]), and the
 /// multipart preamble and epilogue are then dropped. A body with
-/// `Content-Transfer-Encoding: binary` is not canonicalised but base64-encoded.
+/// `Content-Transfer-Encoding: binary`, or a non-`text/*` body that is not 7-bit
+/// clean, is not canonicalised but base64-encoded byte for byte.
 pub fn split_draft(draft: &[u8]) -> Result<(Headers, Vec<u8>), MimeError> {
     let (hb, body) = split_header_body(draft);
     let headers = Headers::parse(hb)?;

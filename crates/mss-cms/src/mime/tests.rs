@@ -335,7 +335,7 @@ fn split_draft_with_content_type_and_8bit() {
 
 #[test]
 fn split_draft_binary_long_lines_and_multipart() {
-    // Non-text 8-bit content → base64.
+    // Non-text 8-bit content → base64 of its bytes as they are (an LF is data).
     let draft = b"Content-Type: application/octet-stream\n\n\x00\x01\xff\n";
     let (_, inner) = split_draft(draft).unwrap();
     let (h, body) = split_header_body(&inner);
@@ -343,7 +343,7 @@ fn split_draft_binary_long_lines_and_multipart() {
     assert_eq!(h.get("content-transfer-encoding").unwrap(), "base64");
     assert_eq!(
         decode_transfer_encoding(body, Some("base64")).unwrap(),
-        b"\x00\x01\xff\r\n"
+        b"\x00\x01\xff\n"
     );
     // Long ASCII line → quoted-printable.
     let long = format!("Subject: l\n\n{}\n", "a".repeat(1200));
@@ -573,4 +573,32 @@ mod robustness {
             .unwrap();
         assert!(h.get("subject").unwrap().len() > 600_000);
     }
+}
+
+/// A binary attachment given raw (no transfer encoding declared) is base64-encoded
+/// byte for byte: its LF, CR and CRLF bytes are data, not line ends. A text body in
+/// the same situation is still canonicalised.
+#[test]
+fn split_draft_keeps_binary_bytes_exactly() {
+    let data: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .chain(*b"\n\r\r\n\x00\xff")
+        .collect();
+    for ct in ["application/octet-stream", "image/png", "application/pdf"] {
+        let mut draft = format!("Subject: scan\r\nContent-Type: {ct}\r\n\r\n").into_bytes();
+        draft.extend_from_slice(&data);
+        let (_, inner) = split_draft(&draft).unwrap();
+        let (h, body) = split_header_body(&inner);
+        let h = Headers::parse(h).unwrap();
+        assert_eq!(h.get("content-transfer-encoding").unwrap(), "base64");
+        assert_eq!(
+            decode_transfer_encoding(body, Some("base64")).unwrap(),
+            data,
+            "{ct}"
+        );
+    }
+    let (_, inner) =
+        split_draft(b"Content-Type: text/plain\r\n\r\nd\xc3\xa9j\xc3\xa0\nvu\n").unwrap();
+    let (_, body) = split_header_body(&inner);
+    assert_eq!(body, b"d=C3=A9j=C3=A0\r\nvu\r\n");
 }
