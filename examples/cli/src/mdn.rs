@@ -8,8 +8,8 @@ use mss::{DispositionType, MdnOptions, MdnStatus, OriginalPart};
 
 use crate::receipt::{OpenWith, open_options};
 use crate::{
-    Failure, Io, PinArgs, card_failure, demo, exit, load_certs, load_identity, load_one_cert,
-    policy, read_input, stage, write_output,
+    Failure, Io, PinArgs, card_failure, exit, inputs, load_one_cert, policy, read_input,
+    write_output,
 };
 
 /// `mss mdn …`
@@ -114,7 +114,7 @@ fn create(a: MdnCreateArgs) -> Result<(), Failure> {
     let input = read_input(&a.io.input)?;
     let (id, anchors, extra) = a.open.load()?;
     let sign = a.open.sign_options()?;
-    let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy);
+    let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy)?;
     let signer = id.signing_key().map_err(card_failure)?;
     let own = match sender_cert {
         Some(c) => Some(c),
@@ -159,37 +159,11 @@ fn status_word(s: MdnStatus) -> &'static str {
 fn verify(a: MdnVerifyArgs) -> Result<u8, Failure> {
     let mdn = read_input(&a.input)?;
     let original = read_input(&Some(a.original.clone()))?;
-    let mut ids = Vec::new();
-    for p in &a.identity {
-        ids.push(load_identity(p, &a.pin)?);
-    }
-    let mut anchors = Vec::new();
-    for p in &a.trust {
-        anchors.extend(load_certs(p)?);
-    }
-    let mut extra = Vec::new();
-    for p in &a.certs {
-        extra.extend(load_certs(p)?);
-    }
-    #[allow(clippy::needless_update)]
-    let opts = mss::OpenOptions {
-        keys: ids.iter().filter_map(|i| i.decryption_key().ok()).collect(),
-        trust_anchors: anchors,
-        extra_certs: extra,
-        policy: policy(a.allow_legacy),
-        ..Default::default()
-    };
+    let ids = inputs::identities(&a.identity, &a.pin)?;
+    let opts = inputs::verify_options(&ids, &a.trust, &a.certs, a.allow_legacy)?;
     let v = mss::verify_mdn(&mdn, &original, &opts)?;
-    let staged = match &a.report_json {
-        Some(p) => {
-            let mut json = serde_json::to_vec_pretty(&v)
-                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-            json.push(b'\n');
-            Some(stage(p, &json)?)
-        }
-        None => None,
-    };
-    eprintln!(
+    let staged = inputs::stage_json(a.report_json.as_deref(), || serde_json::to_vec_pretty(&v))?;
+    let verdict = format!(
         "disposition notification: {} — {} by {}{}",
         status_word(v.status),
         v.disposition,
@@ -199,10 +173,7 @@ fn verify(a: MdnVerifyArgs) -> Result<u8, Failure> {
             .map(|d| format!(": {d}"))
             .unwrap_or_default()
     );
-    eprint!("{}", demo::summary(&v.report));
-    if let Some(f) = staged {
-        f.persist()?;
-    }
+    inputs::conclude(staged, &verdict, &v.report)?;
     Ok(match v.status {
         MdnStatus::Valid => exit::OK,
         MdnStatus::Untrusted => exit::UNTRUSTED_SIGNER,

@@ -10,8 +10,8 @@ use mss::{MessageOptions, ProtectHeaders, ReceiptStatus, ReceiptsFromSpec, Reque
 use mss_token::Identity;
 
 use crate::{
-    Failure, Io, PinArgs, card_failure, demo, exit, load_certs, load_identity, parse_digest,
-    policy, read_input, stage, write_output,
+    Failure, Io, PinArgs, card_failure, exit, inputs, load_identity, parse_digest, policy,
+    read_input, write_output,
 };
 
 /// `--request-receipt` and its options (on `mss sign` and `mss encrypt --sign-with`).
@@ -109,14 +109,8 @@ impl OpenWith {
     /// The identity, the trust anchors and the extra certificates.
     pub fn load(&self) -> Result<Loaded, Failure> {
         let id = load_identity(&self.identity, &self.pin)?;
-        let mut anchors = Vec::new();
-        for p in &self.trust {
-            anchors.extend(load_certs(p)?);
-        }
-        let mut extra = Vec::new();
-        for p in &self.certs {
-            extra.extend(load_certs(p)?);
-        }
+        let anchors = inputs::anchors(&self.trust)?;
+        let extra = inputs::extra_certs(&self.certs)?;
         Ok((id, anchors, extra))
     }
 
@@ -130,21 +124,15 @@ impl OpenWith {
     }
 }
 
-/// Open options with the identity's decryption key (when it has one).
+/// Open options with the identity's decryption key (failing to load it is an error).
 pub fn open_options<'a>(
     id: &'a dyn Identity,
     anchors: Vec<mss::Certificate>,
     extra: Vec<mss::Certificate>,
     allow_legacy: bool,
-) -> mss::OpenOptions<'a> {
-    #[allow(clippy::needless_update)]
-    mss::OpenOptions {
-        keys: id.decryption_key().ok().into_iter().collect(),
-        trust_anchors: anchors,
-        extra_certs: extra,
-        policy: policy(allow_legacy),
-        ..Default::default()
-    }
+) -> Result<mss::OpenOptions<'a>, Failure> {
+    let keys = inputs::decryption_keys([id])?;
+    Ok(inputs::open_options(keys, anchors, extra, allow_legacy))
 }
 
 /// `mss receipt …`
@@ -209,7 +197,7 @@ fn create(a: ReceiptCreateArgs) -> Result<(), Failure> {
     let input = read_input(&a.io.input)?;
     let (id, anchors, extra) = a.open.load()?;
     let sign = a.open.sign_options()?;
-    let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy);
+    let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy)?;
     let signer = id.signing_key().map_err(card_failure)?;
     let receipt = mss::create_receipt(&input, &opts, signer, &sign)?;
     eprintln!("mss: signed receipt for {}", receipt.receipts_to.join(", "));
@@ -228,37 +216,11 @@ fn status_word(s: ReceiptStatus) -> &'static str {
 fn verify(a: ReceiptVerifyArgs) -> Result<u8, Failure> {
     let receipt = read_input(&a.input)?;
     let original = read_input(&Some(a.original.clone()))?;
-    let mut ids = Vec::new();
-    for p in &a.identity {
-        ids.push(load_identity(p, &a.pin)?);
-    }
-    let mut anchors = Vec::new();
-    for p in &a.trust {
-        anchors.extend(load_certs(p)?);
-    }
-    let mut extra = Vec::new();
-    for p in &a.certs {
-        extra.extend(load_certs(p)?);
-    }
-    #[allow(clippy::needless_update)]
-    let opts = mss::OpenOptions {
-        keys: ids.iter().filter_map(|i| i.decryption_key().ok()).collect(),
-        trust_anchors: anchors,
-        extra_certs: extra,
-        policy: policy(a.allow_legacy),
-        ..Default::default()
-    };
+    let ids = inputs::identities(&a.identity, &a.pin)?;
+    let opts = inputs::verify_options(&ids, &a.trust, &a.certs, a.allow_legacy)?;
     let v = mss::verify_receipt(&receipt, &original, &opts)?;
-    let staged = match &a.report_json {
-        Some(p) => {
-            let mut json = serde_json::to_vec_pretty(&v)
-                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-            json.push(b'\n');
-            Some(stage(p, &json)?)
-        }
-        None => None,
-    };
-    eprintln!(
+    let staged = inputs::stage_json(a.report_json.as_deref(), || serde_json::to_vec_pretty(&v))?;
+    let verdict = format!(
         "receipt: {}{}",
         status_word(v.status),
         v.detail
@@ -266,10 +228,7 @@ fn verify(a: ReceiptVerifyArgs) -> Result<u8, Failure> {
             .map(|d| format!(": {d}"))
             .unwrap_or_default()
     );
-    eprint!("{}", demo::summary(&v.report));
-    if let Some(f) = staged {
-        f.persist()?;
-    }
+    inputs::conclude(staged, &verdict, &v.report)?;
     Ok(match v.status {
         ReceiptStatus::Valid => exit::OK,
         ReceiptStatus::Untrusted => exit::UNTRUSTED_SIGNER,
