@@ -2,59 +2,20 @@
 //! and reported, and the shared `protected-headers="v1"` samples
 //! (`shared/vectors/protected-headers`, from the autocrypt protected-headers project).
 
-use std::sync::OnceLock;
+mod common;
 
 use mss::{
-    Certificate, EncryptOptions, MessageOptions, OpenOptions, ProtectHeaders, SignOptions,
-    SignatureStatus,
+    Certificate, EncryptOptions, MessageOptions, ProtectHeaders, SignOptions, SignatureStatus,
 };
+
 use mss_token::SoftwareIdentity;
-use mss_token::ca::{CertificateAuthority, PersonProfile};
 
-struct Pki {
-    ca: CertificateAuthority,
-    alice: SoftwareIdentity,
-    bob: SoftwareIdentity,
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let ca = CertificateAuthority::new("Header Protection CA", 2048).expect("CA");
-        let alice = ca
-            .issue(&PersonProfile::new("Alice", "alice@example.test"))
-            .expect("alice");
-        let bob = ca
-            .issue(&PersonProfile::new("Bob", "bob@example.test"))
-            .expect("bob");
-        Pki { ca, alice, bob }
-    })
-}
+use common::{cert, open_with as open_as, pki};
 
 const SUBJECT: &str = "XDM/1.0/DDM+CR DUPONT Jean 01/02/1960";
 const DRAFT: &[u8] = b"From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\n\
 Subject: XDM/1.0/DDM+CR DUPONT Jean 01/02/1960\r\nMessage-ID: <hp-1@example.test>\r\n\
 Keywords: patient\r\n\r\nCompte rendu joint.\r\n";
-
-fn cert(id: &SoftwareIdentity) -> Certificate {
-    mss::SigningKey::certificate(id).clone()
-}
-
-fn open_as(msg: &[u8], key: Option<&SoftwareIdentity>, anchors: Vec<Certificate>) -> mss::Opened {
-    let keys: Vec<&dyn mss::DecryptionKey> = key
-        .into_iter()
-        .map(|k| k as &dyn mss::DecryptionKey)
-        .collect();
-    mss::open(
-        msg,
-        &OpenOptions {
-            keys,
-            trust_anchors: anchors,
-            ..Default::default()
-        },
-    )
-    .expect("open")
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
