@@ -248,6 +248,22 @@ fn receipt_request_create_and_verify() {
         0,
     );
     assert_eq!(d.json("v.json")["status"], "valid");
+    // --trust takes a directory of anchors, as on `mss open`.
+    std::fs::create_dir(d.path("anchors")).expect("mkdir");
+    std::fs::copy(d.path("ca.pem"), d.path("anchors/ca.pem")).expect("copy");
+    d.expect(
+        &[
+            "receipt",
+            "verify",
+            "--trust",
+            "anchors",
+            "--original",
+            "sent.eml",
+            "--in",
+            "receipt.eml",
+        ],
+        0,
+    );
     // Not trusting the CA: untrusted (11).
     d.expect(
         &[
@@ -357,6 +373,24 @@ fn mdn_create_and_verify_for_an_encrypted_message() {
     assert_eq!(v["disposition_type"], "processed");
     assert_eq!(v["final_recipient"], BOB);
     assert_eq!(v["original_message_id"], "<mdn@demo.mssante.test>");
+    // --trust takes a directory of anchors, as on `mss open`.
+    std::fs::create_dir(d.path("anchors")).expect("mkdir");
+    std::fs::copy(d.path("ca.pem"), d.path("anchors/ca.pem")).expect("copy");
+    d.expect(
+        &[
+            "mdn",
+            "verify",
+            "--identity",
+            "alice.pem",
+            "--trust",
+            "anchors",
+            "--original",
+            "sent.eml",
+            "--in",
+            "mdn.eml",
+        ],
+        0,
+    );
 
     // An error disposition, displayed by the verifier.
     d.trusting(
