@@ -6,10 +6,9 @@ use clap::{Args, Subcommand};
 
 use mss::{DispositionType, MdnOptions, MdnStatus, OriginalPart};
 
-use crate::receipt::{OpenWith, open_options};
+use crate::receipt::{OpenWith, VerifyWith, open_options};
 use crate::{
-    Failure, Io, PinArgs, card_failure, exit, inputs, load_one_cert, policy, read_input,
-    write_output,
+    Failure, Io, card_failure, exit, inputs, load_one_cert, policy, read_input, write_output,
 };
 
 /// `mss mdn …`
@@ -61,26 +60,11 @@ pub struct MdnVerifyArgs {
     /// The message the notification is about, as you sent it (your copy).
     #[arg(long, value_name = "FILE")]
     original: PathBuf,
-    /// A trusted authority's certificate(s). Repeatable.
-    #[arg(long, value_name = "CA_FILE")]
-    trust: Vec<PathBuf>,
-    /// Extra (intermediate) certificates to build chains with. Repeatable.
-    #[arg(long = "cert", value_name = "CERT")]
-    certs: Vec<PathBuf>,
-    /// Your identity, to decrypt the notification and your sent copy. Repeatable.
-    #[arg(long, value_name = "ID")]
-    identity: Vec<String>,
-    /// Write the verdict as JSON here.
-    #[arg(long = "report-json", value_name = "FILE")]
-    report_json: Option<PathBuf>,
-    /// Accept historic algorithms (with warnings).
-    #[arg(long)]
-    allow_legacy: bool,
+    #[command(flatten)]
+    with: VerifyWith,
     /// The notification (default: standard input).
     #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
-    #[command(flatten)]
-    pin: PinArgs,
 }
 
 /// Run `mss mdn …`; returns the exit code.
@@ -159,10 +143,12 @@ fn status_word(s: MdnStatus) -> &'static str {
 fn verify(a: MdnVerifyArgs) -> Result<u8, Failure> {
     let mdn = read_input(&a.input)?;
     let original = read_input(&Some(a.original.clone()))?;
-    let ids = inputs::identities(&a.identity, &a.pin)?;
-    let opts = inputs::verify_options(&ids, &a.trust, &a.certs, a.allow_legacy)?;
+    let ids = a.with.identities()?;
+    let opts = a.with.options(&ids)?;
     let v = mss::verify_mdn(&mdn, &original, &opts)?;
-    let staged = inputs::stage_json(a.report_json.as_deref(), || serde_json::to_vec_pretty(&v))?;
+    let staged = inputs::stage_json(a.with.report_json.as_deref(), || {
+        serde_json::to_vec_pretty(&v)
+    })?;
     let verdict = format!(
         "disposition notification: {} — {} by {}{}",
         status_word(v.status),

@@ -163,26 +163,49 @@ pub struct ReceiptVerifyArgs {
     /// The message the receipt acknowledges, as you sent it (your copy).
     #[arg(long, value_name = "FILE")]
     original: PathBuf,
-    /// A trusted authority's certificate(s). Repeatable.
-    #[arg(long, value_name = "CA_FILE")]
-    trust: Vec<PathBuf>,
-    /// Extra (intermediate) certificates to build chains with. Repeatable.
-    #[arg(long = "cert", value_name = "CERT")]
-    certs: Vec<PathBuf>,
-    /// Your identity, to decrypt your sent copy when it is encrypted. Repeatable.
-    #[arg(long, value_name = "ID")]
-    identity: Vec<String>,
-    /// Write the verdict as JSON here.
-    #[arg(long = "report-json", value_name = "FILE")]
-    report_json: Option<PathBuf>,
-    /// Accept historic algorithms (with warnings).
-    #[arg(long)]
-    allow_legacy: bool,
+    #[command(flatten)]
+    with: VerifyWith,
     /// The receipt (default: standard input).
     #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
+}
+
+/// What `mss receipt verify` and `mss mdn verify` verify with.
+#[derive(Args)]
+pub struct VerifyWith {
+    /// A trusted authority's certificate(s). Repeatable.
+    #[arg(long, value_name = "CA_FILE")]
+    pub trust: Vec<PathBuf>,
+    /// Extra (intermediate) certificates to build chains with. Repeatable.
+    #[arg(long = "cert", value_name = "CERT")]
+    pub certs: Vec<PathBuf>,
+    /// Your identity, to decrypt what is encrypted (your sent copy, an encrypted
+    /// notification). Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub identity: Vec<String>,
+    /// Write the verdict as JSON here.
+    #[arg(long = "report-json", value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Accept historic algorithms (with warnings).
+    #[arg(long)]
+    pub allow_legacy: bool,
     #[command(flatten)]
-    pin: PinArgs,
+    pub pin: PinArgs,
+}
+
+impl VerifyWith {
+    /// The identities of every `--identity`.
+    pub fn identities(&self) -> Result<Vec<Box<dyn Identity>>, Failure> {
+        inputs::identities(&self.identity, &self.pin)
+    }
+
+    /// Open options with the identities' decryption keys, the anchors and the extras.
+    pub fn options<'a>(
+        &self,
+        ids: &'a [Box<dyn Identity>],
+    ) -> Result<mss::OpenOptions<'a>, Failure> {
+        inputs::verify_options(ids, &self.trust, &self.certs, self.allow_legacy)
+    }
 }
 
 /// Run `mss receipt …`; returns the exit code.
@@ -216,10 +239,12 @@ fn status_word(s: ReceiptStatus) -> &'static str {
 fn verify(a: ReceiptVerifyArgs) -> Result<u8, Failure> {
     let receipt = read_input(&a.input)?;
     let original = read_input(&Some(a.original.clone()))?;
-    let ids = inputs::identities(&a.identity, &a.pin)?;
-    let opts = inputs::verify_options(&ids, &a.trust, &a.certs, a.allow_legacy)?;
+    let ids = a.with.identities()?;
+    let opts = a.with.options(&ids)?;
     let v = mss::verify_receipt(&receipt, &original, &opts)?;
-    let staged = inputs::stage_json(a.report_json.as_deref(), || serde_json::to_vec_pretty(&v))?;
+    let staged = inputs::stage_json(a.with.report_json.as_deref(), || {
+        serde_json::to_vec_pretty(&v)
+    })?;
     let verdict = format!(
         "receipt: {}{}",
         status_word(v.status),
