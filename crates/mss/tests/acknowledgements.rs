@@ -185,14 +185,7 @@ fn receipts_for_signed_and_encrypted_messages() {
 #[test]
 fn an_mdn_for_an_encrypted_message_is_encrypted_back_and_matches() {
     let p = pki();
-    let sent = mss::sign_and_encrypt(
-        DRAFT,
-        &p.alice,
-        &[cert(&p.bob)],
-        None,
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    let sent = common::alice_to_bob(DRAFT);
     let opened = mss::open(&sent, &opts(Some(&p.bob))).unwrap();
     assert_eq!(
         opened.report.disposition_notification_to.as_deref(),
@@ -311,14 +304,7 @@ fn an_mdn_signed_by_someone_else_or_unsigned_is_not_valid() {
 fn an_unreadable_message_gets_an_error_notification() {
     let p = pki();
     // Addressed to Bob only: Carol cannot decrypt it.
-    let sent = mss::sign_and_encrypt(
-        DRAFT,
-        &p.alice,
-        &[cert(&p.bob)],
-        None,
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    let sent = common::alice_to_bob(DRAFT);
     let mdn = mss::create_mdn(
         &sent,
         &opts(Some(carol())),

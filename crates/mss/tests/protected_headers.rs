@@ -29,14 +29,7 @@ fn headers_of(msg: &[u8]) -> String {
 #[test]
 fn encrypted_messages_hide_the_subject_and_open_with_it() {
     let p = pki();
-    let sent = mss::sign_and_encrypt(
-        DRAFT,
-        &p.alice,
-        &[cert(&p.bob)],
-        None,
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    let sent = common::alice_to_bob(DRAFT);
     let outer = headers_of(&sent);
     assert!(outer.contains("Subject: [...]"), "{outer}");
     assert!(
@@ -109,14 +102,7 @@ fn encrypt_only_also_protects_and_never_turns_it_off() {
 #[test]
 fn an_outer_header_altered_in_transit_is_flagged_when_encrypted() {
     let p = pki();
-    let sent = mss::sign_and_encrypt(
-        DRAFT,
-        &p.alice,
-        &[cert(&p.bob)],
-        None,
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    let sent = common::alice_to_bob(DRAFT);
     let forged = text(&sent).replace(
         "To: Bob <bob@example.test>",
         "To: Bob <bob@example.test>, eve@example.test",
