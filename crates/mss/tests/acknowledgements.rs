@@ -2,43 +2,15 @@
 //! notifications (RFC 8098), with software identities. OpenSSL interoperability for
 //! receipts is in `tests/tests/interop_receipts.rs`.
 
-use std::sync::OnceLock;
+mod common;
 
 use mss::{
-    Certificate, DispositionType, EncryptOptions, MdnOptions, MdnStatus, MessageOptions,
-    OpenOptions, ReceiptStatus, ReceiptsFromSpec, RequestReceipt, SignOptions,
+    DispositionType, EncryptOptions, MdnOptions, MdnStatus, MessageOptions, OpenOptions,
+    ReceiptStatus, ReceiptsFromSpec, RequestReceipt, SignOptions,
 };
 use mss_token::SoftwareIdentity;
-use mss_token::ca::{CertificateAuthority, PersonProfile};
 
-struct Pki {
-    ca: CertificateAuthority,
-    alice: SoftwareIdentity,
-    bob: SoftwareIdentity,
-    carol: SoftwareIdentity,
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let ca = CertificateAuthority::new("Acknowledgements CA", 2048).expect("CA");
-        let alice = ca
-            .issue(&PersonProfile::new("Alice", "alice@example.test"))
-            .expect("alice");
-        let bob = ca
-            .issue(&PersonProfile::new("Bob", "bob@example.test"))
-            .expect("bob");
-        let carol = ca
-            .issue(&PersonProfile::new("Carol", "carol@example.test"))
-            .expect("carol");
-        Pki {
-            ca,
-            alice,
-            bob,
-            carol,
-        }
-    })
-}
+use common::{carol, cert, pki};
 
 const DRAFT: &[u8] = b"From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\n\
 Subject: CR DUPONT Jean\r\nMessage-ID: <ack-1@example.test>\r\n\
@@ -48,19 +20,8 @@ const OTHER: &[u8] = b"From: Alice <alice@example.test>\r\nTo: Bob <bob@example.
 Subject: autre\r\nMessage-ID: <ack-2@example.test>\r\n\
 Disposition-Notification-To: alice@example.test\r\n\r\nAutre.\r\n";
 
-fn cert(id: &SoftwareIdentity) -> Certificate {
-    id.certificate().clone()
-}
-
 fn opts(key: Option<&SoftwareIdentity>) -> OpenOptions<'_> {
-    OpenOptions {
-        keys: key
-            .into_iter()
-            .map(|k| k as &dyn mss::DecryptionKey)
-            .collect(),
-        trust_anchors: vec![pki().ca.certificate().clone()],
-        ..Default::default()
-    }
+    common::open_options(key)
 }
 
 fn with_receipt(from: ReceiptsFromSpec) -> MessageOptions {
@@ -170,7 +131,7 @@ fn receipts_are_refused_when_not_asked_or_not_verified() {
     );
     let e = mss::create_receipt(&listed, &opts(None), &p.bob, &SignOptions::default()).unwrap_err();
     assert!(e.to_string().contains("does not ask"), "{e}");
-    let ok = mss::create_receipt(&listed, &opts(None), &p.carol, &SignOptions::default());
+    let ok = mss::create_receipt(&listed, &opts(None), carol(), &SignOptions::default());
     assert!(ok.is_ok());
 
     let receipt = mss::create_receipt(&sent, &opts(None), &p.bob, &SignOptions::default()).unwrap();
@@ -224,14 +185,7 @@ fn receipts_for_signed_and_encrypted_messages() {
 #[test]
 fn an_mdn_for_an_encrypted_message_is_encrypted_back_and_matches() {
     let p = pki();
-    let sent = mss::sign_and_encrypt(
-        DRAFT,
-        &p.alice,
-        &[cert(&p.bob)],
-        None,
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    let sent = common::alice_to_bob(DRAFT);
     let opened = mss::open(&sent, &opts(Some(&p.bob))).unwrap();
     assert_eq!(
         opened.report.disposition_notification_to.as_deref(),
@@ -311,7 +265,7 @@ fn an_mdn_signed_by_someone_else_or_unsigned_is_not_valid() {
     let forged = mss::create_mdn(
         &sent,
         &opts(None),
-        &p.carol,
+        carol(),
         None,
         &[],
         &MdnOptions {
@@ -350,18 +304,11 @@ fn an_mdn_signed_by_someone_else_or_unsigned_is_not_valid() {
 fn an_unreadable_message_gets_an_error_notification() {
     let p = pki();
     // Addressed to Bob only: Carol cannot decrypt it.
-    let sent = mss::sign_and_encrypt(
-        DRAFT,
-        &p.alice,
-        &[cert(&p.bob)],
-        None,
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    let sent = common::alice_to_bob(DRAFT);
     let mdn = mss::create_mdn(
         &sent,
-        &opts(Some(&p.carol)),
-        &p.carol,
+        &opts(Some(carol())),
+        carol(),
         None,
         &[],
         &MdnOptions::default(),

@@ -1,69 +1,20 @@
 //! The facade's journeys end to end with software identities: send, open, nesting,
 //! reply levels, and the verdicts that must never read "valid" when they are not.
 
-use std::sync::OnceLock;
+mod common;
+
 use std::time::{Duration, SystemTime};
 
 use mss::{
-    Certificate, ContentCipher, EncryptOptions, LayerKind, OpenOptions, Report, SecurityLevel,
-    SignOptions, SignatureStatus, reply_level,
+    ContentCipher, EncryptOptions, LayerKind, OpenOptions, Report, SecurityLevel, SignOptions,
+    SignatureStatus, reply_level,
 };
+
 use mss_token::SoftwareIdentity;
-use mss_token::ca::{CertificateAuthority, PersonProfile};
 
-struct Pki {
-    ca: CertificateAuthority,
-    alice: SoftwareIdentity,
-    bob: SoftwareIdentity,
-    carol: SoftwareIdentity,
-    other_ca: CertificateAuthority,
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let ca = CertificateAuthority::new("Journeys CA", 2048).expect("CA");
-        let other_ca = CertificateAuthority::new("Elsewhere CA", 2048).expect("CA");
-        let alice = ca
-            .issue(&PersonProfile::new("Alice", "alice@example.test"))
-            .expect("alice");
-        let bob = ca
-            .issue(&PersonProfile::new("Bob", "bob@example.test"))
-            .expect("bob");
-        let carol = ca
-            .issue(&PersonProfile::new("Carol", "carol@example.test"))
-            .expect("carol");
-        Pki {
-            ca,
-            alice,
-            bob,
-            carol,
-            other_ca,
-        }
-    })
-}
+use common::{anchors, carol, open_as, other_ca, pki};
 
 const DRAFT: &[u8] = b"From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\nSubject: test\r\n\r\nHello Bob.\r\n";
-
-fn anchors() -> Vec<Certificate> {
-    vec![pki().ca.certificate().clone()]
-}
-
-fn open_as(msg: &[u8], key: Option<&SoftwareIdentity>) -> mss::Opened {
-    let keys: Vec<&dyn mss::DecryptionKey> = key
-        .into_iter()
-        .map(|k| k as &dyn mss::DecryptionKey)
-        .collect();
-    mss::open(
-        msg,
-        &OpenOptions {
-            keys,
-            trust_anchors: anchors(),
-            ..Default::default()
-        },
-    )
-    .expect("open")
-}
 
 fn body_of(msg: &[u8]) -> String {
     String::from_utf8_lossy(msg).to_string()
@@ -119,7 +70,7 @@ fn encryption_always_includes_the_sender() {
     let err = mss::open(
         &sealed,
         &OpenOptions {
-            keys: vec![&p.carol],
+            keys: vec![carol()],
             ..Default::default()
         },
     )
@@ -197,7 +148,7 @@ fn triple_wrap_is_reported_layer_by_layer() {
     .unwrap();
     let outer = mss::sign(
         &inner,
-        &p.carol,
+        carol(),
         &SignOptions {
             opaque: true,
             ..Default::default()
@@ -255,7 +206,7 @@ fn untrusted_signer_and_tampering_are_never_valid() {
     let r = mss::open(
         &signed,
         &OpenOptions {
-            trust_anchors: vec![p.other_ca.certificate().clone()],
+            trust_anchors: vec![other_ca().certificate().clone()],
             ..Default::default()
         },
     )
@@ -298,8 +249,7 @@ fn untrusted_signer_and_tampering_are_never_valid() {
 
 #[test]
 fn signer_other_than_sender_is_flagged() {
-    let p = pki();
-    let signed = mss::sign(DRAFT, &p.carol, &SignOptions::default()).unwrap();
+    let signed = mss::sign(DRAFT, carol(), &SignOptions::default()).unwrap();
     let r = open_as(&signed, None).report;
     assert_eq!(r.signatures[0].status, SignatureStatus::Valid);
     assert!(

@@ -2,59 +2,20 @@
 //! and reported, and the shared `protected-headers="v1"` samples
 //! (`shared/vectors/protected-headers`, from the autocrypt protected-headers project).
 
-use std::sync::OnceLock;
+mod common;
 
 use mss::{
-    Certificate, EncryptOptions, MessageOptions, OpenOptions, ProtectHeaders, SignOptions,
-    SignatureStatus,
+    Certificate, EncryptOptions, MessageOptions, ProtectHeaders, SignOptions, SignatureStatus,
 };
+
 use mss_token::SoftwareIdentity;
-use mss_token::ca::{CertificateAuthority, PersonProfile};
 
-struct Pki {
-    ca: CertificateAuthority,
-    alice: SoftwareIdentity,
-    bob: SoftwareIdentity,
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let ca = CertificateAuthority::new("Header Protection CA", 2048).expect("CA");
-        let alice = ca
-            .issue(&PersonProfile::new("Alice", "alice@example.test"))
-            .expect("alice");
-        let bob = ca
-            .issue(&PersonProfile::new("Bob", "bob@example.test"))
-            .expect("bob");
-        Pki { ca, alice, bob }
-    })
-}
+use common::{cert, open_with as open_as, pki};
 
 const SUBJECT: &str = "XDM/1.0/DDM+CR DUPONT Jean 01/02/1960";
 const DRAFT: &[u8] = b"From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\n\
 Subject: XDM/1.0/DDM+CR DUPONT Jean 01/02/1960\r\nMessage-ID: <hp-1@example.test>\r\n\
 Keywords: patient\r\n\r\nCompte rendu joint.\r\n";
-
-fn cert(id: &SoftwareIdentity) -> Certificate {
-    mss::SigningKey::certificate(id).clone()
-}
-
-fn open_as(msg: &[u8], key: Option<&SoftwareIdentity>, anchors: Vec<Certificate>) -> mss::Opened {
-    let keys: Vec<&dyn mss::DecryptionKey> = key
-        .into_iter()
-        .map(|k| k as &dyn mss::DecryptionKey)
-        .collect();
-    mss::open(
-        msg,
-        &OpenOptions {
-            keys,
-            trust_anchors: anchors,
-            ..Default::default()
-        },
-    )
-    .expect("open")
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -68,14 +29,7 @@ fn headers_of(msg: &[u8]) -> String {
 #[test]
 fn encrypted_messages_hide_the_subject_and_open_with_it() {
     let p = pki();
-    let sent = mss::sign_and_encrypt(
-        DRAFT,
-        &p.alice,
-        &[cert(&p.bob)],
-        None,
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    let sent = common::alice_to_bob(DRAFT);
     let outer = headers_of(&sent);
     assert!(outer.contains("Subject: [...]"), "{outer}");
     assert!(
@@ -148,14 +102,7 @@ fn encrypt_only_also_protects_and_never_turns_it_off() {
 #[test]
 fn an_outer_header_altered_in_transit_is_flagged_when_encrypted() {
     let p = pki();
-    let sent = mss::sign_and_encrypt(
-        DRAFT,
-        &p.alice,
-        &[cert(&p.bob)],
-        None,
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    let sent = common::alice_to_bob(DRAFT);
     let forged = text(&sent).replace(
         "To: Bob <bob@example.test>",
         "To: Bob <bob@example.test>, eve@example.test",

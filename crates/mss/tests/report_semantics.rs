@@ -2,59 +2,20 @@
 //! signing, signer ≠ From/Sender, several signers, wrapping reported layer by layer,
 //! unauthenticated encryption, and the AES-GCM preference from announced capabilities.
 
-use std::sync::OnceLock;
+mod common;
 
-use mss::{
-    Certificate, ContentCipher, EncryptOptions, LayerKind, OpenOptions, Report, SignOptions,
-    SignatureStatus,
-};
+use mss::{ContentCipher, EncryptOptions, LayerKind, Report, SignOptions, SignatureStatus};
 use mss_algs::digest::DigestAlgorithm;
 use mss_algs::policy::StandardPolicy;
 use mss_algs::signature::SignatureAlgorithm;
 use mss_cms::mime::{self, Headers};
 use mss_cms::signed::{self, SignParams, SignerSpec};
 use mss_token::SoftwareIdentity;
-use mss_token::ca::{CertificateAuthority, PersonProfile};
 
-struct Pki {
-    ca: CertificateAuthority,
-    alice: SoftwareIdentity,
-    bob: SoftwareIdentity,
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let ca = CertificateAuthority::new("Semantics CA", 2048).expect("CA");
-        let alice = ca
-            .issue(&PersonProfile::new("Alice", "alice@example.test"))
-            .expect("alice");
-        let bob = ca
-            .issue(&PersonProfile::new("Bob", "bob@example.test"))
-            .expect("bob");
-        Pki { ca, alice, bob }
-    })
-}
-
-fn anchors() -> Vec<Certificate> {
-    vec![pki().ca.certificate().clone()]
-}
+use common::pki;
 
 fn open(msg: &[u8], key: Option<&SoftwareIdentity>) -> Report {
-    let keys: Vec<&dyn mss::DecryptionKey> = key
-        .into_iter()
-        .map(|k| k as &dyn mss::DecryptionKey)
-        .collect();
-    mss::open(
-        msg,
-        &OpenOptions {
-            keys,
-            trust_anchors: anchors(),
-            ..Default::default()
-        },
-    )
-    .expect("open")
-    .report
+    common::open_as(msg, key).report
 }
 
 /// A `multipart/signed` entity (no RFC 5322 headers) signed by `who`.

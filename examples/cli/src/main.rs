@@ -7,6 +7,7 @@
 mod demo;
 mod directory;
 mod exit;
+mod inputs;
 mod keystore;
 mod mdn;
 mod receipt;
@@ -624,18 +625,9 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
     } else {
         read_input(&a.io.input)?
     };
-    let mut ids = Vec::new();
-    for p in &a.identity {
-        ids.push(load_identity(p, &a.pin)?);
-    }
-    let mut anchors = Vec::new();
-    for p in &a.trust {
-        anchors.extend(trust::load_anchors(p)?);
-    }
-    let mut extra = Vec::new();
-    for p in &a.certs {
-        extra.extend(load_certs(p)?);
-    }
+    let ids = inputs::identities(&a.identity, &a.pin)?;
+    let anchors = inputs::anchors(&a.trust)?;
+    let extra = inputs::extra_certs(&a.certs)?;
     let session = match &a.keystore {
         Some(p) => Some(keystore::open_session(
             p,
@@ -649,9 +641,7 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
         s.set_message_id(keystore::message_id(&input).as_deref());
         keys.extend(s.decryption_keys());
     }
-    for id in &ids {
-        keys.push(id.decryption_key().map_err(card_failure)?);
-    }
+    keys.extend(inputs::decryption_keys(ids.iter().map(|b| b.as_ref()))?);
     let http = mss::trust::HttpFetcher::default();
     let ldap = a.ldap.directory()?;
     let mut sources: Vec<&(dyn mss::trust::CrlFetcher + Sync)> = vec![&http];
@@ -671,15 +661,9 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
     trust::apply(&a.trust_opts, &http, &fetchers, ldap.is_some(), &mut opts)?;
     if a.io.stream {
         let (report, output) = streaming::open(&a.io, &opts)?;
-        let report_file = match &a.report_json {
-            Some(p) => {
-                let mut json = serde_json::to_vec_pretty(&report.to_json())
-                    .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-                json.push(b'\n');
-                Some(stage(p, &json)?)
-            }
-            None => None,
-        };
+        let report_file = inputs::stage_json(a.report_json.as_deref(), || {
+            serde_json::to_vec_pretty(&report.to_json())
+        })?;
         eprint!("{}", demo::summary(&report));
         if let Some(f) = report_file {
             f.persist()?;
@@ -695,15 +679,9 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
     let report = &opened.report;
     // Both files are written in full before either is put in place: a failure leaves
     // neither the report nor the message behind.
-    let report_file = match &a.report_json {
-        Some(p) => {
-            let mut json = serde_json::to_vec_pretty(&report.to_json())
-                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-            json.push(b'\n');
-            Some(stage(p, &json)?)
-        }
-        None => None,
-    };
+    let report_file = inputs::stage_json(a.report_json.as_deref(), || {
+        serde_json::to_vec_pretty(&report.to_json())
+    })?;
     let message_file = match &a.io.output {
         Some(p) => Some(stage(p, &opened.message)?),
         None => None,

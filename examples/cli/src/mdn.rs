@@ -6,10 +6,9 @@ use clap::{Args, Subcommand};
 
 use mss::{DispositionType, MdnOptions, MdnStatus, OriginalPart};
 
-use crate::receipt::{OpenWith, open_options};
+use crate::receipt::{OpenWith, VerifyWith, open_options};
 use crate::{
-    Failure, Io, PinArgs, card_failure, demo, exit, load_certs, load_identity, load_one_cert,
-    policy, read_input, stage, write_output,
+    Failure, Io, card_failure, exit, inputs, load_one_cert, policy, read_input, write_output,
 };
 
 /// `mss mdn …`
@@ -61,26 +60,11 @@ pub struct MdnVerifyArgs {
     /// The message the notification is about, as you sent it (your copy).
     #[arg(long, value_name = "FILE")]
     original: PathBuf,
-    /// A trusted authority's certificate(s). Repeatable.
-    #[arg(long, value_name = "CA_FILE")]
-    trust: Vec<PathBuf>,
-    /// Extra (intermediate) certificates to build chains with. Repeatable.
-    #[arg(long = "cert", value_name = "CERT")]
-    certs: Vec<PathBuf>,
-    /// Your identity, to decrypt the notification and your sent copy. Repeatable.
-    #[arg(long, value_name = "ID")]
-    identity: Vec<String>,
-    /// Write the verdict as JSON here.
-    #[arg(long = "report-json", value_name = "FILE")]
-    report_json: Option<PathBuf>,
-    /// Accept historic algorithms (with warnings).
-    #[arg(long)]
-    allow_legacy: bool,
+    #[command(flatten)]
+    with: VerifyWith,
     /// The notification (default: standard input).
     #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
-    #[command(flatten)]
-    pin: PinArgs,
 }
 
 /// Run `mss mdn …`; returns the exit code.
@@ -114,7 +98,7 @@ fn create(a: MdnCreateArgs) -> Result<(), Failure> {
     let input = read_input(&a.io.input)?;
     let (id, anchors, extra) = a.open.load()?;
     let sign = a.open.sign_options()?;
-    let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy);
+    let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy)?;
     let signer = id.signing_key().map_err(card_failure)?;
     let own = match sender_cert {
         Some(c) => Some(c),
@@ -159,37 +143,13 @@ fn status_word(s: MdnStatus) -> &'static str {
 fn verify(a: MdnVerifyArgs) -> Result<u8, Failure> {
     let mdn = read_input(&a.input)?;
     let original = read_input(&Some(a.original.clone()))?;
-    let mut ids = Vec::new();
-    for p in &a.identity {
-        ids.push(load_identity(p, &a.pin)?);
-    }
-    let mut anchors = Vec::new();
-    for p in &a.trust {
-        anchors.extend(load_certs(p)?);
-    }
-    let mut extra = Vec::new();
-    for p in &a.certs {
-        extra.extend(load_certs(p)?);
-    }
-    #[allow(clippy::needless_update)]
-    let opts = mss::OpenOptions {
-        keys: ids.iter().filter_map(|i| i.decryption_key().ok()).collect(),
-        trust_anchors: anchors,
-        extra_certs: extra,
-        policy: policy(a.allow_legacy),
-        ..Default::default()
-    };
+    let ids = a.with.identities()?;
+    let opts = a.with.options(&ids)?;
     let v = mss::verify_mdn(&mdn, &original, &opts)?;
-    let staged = match &a.report_json {
-        Some(p) => {
-            let mut json = serde_json::to_vec_pretty(&v)
-                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-            json.push(b'\n');
-            Some(stage(p, &json)?)
-        }
-        None => None,
-    };
-    eprintln!(
+    let staged = inputs::stage_json(a.with.report_json.as_deref(), || {
+        serde_json::to_vec_pretty(&v)
+    })?;
+    let verdict = format!(
         "disposition notification: {} — {} by {}{}",
         status_word(v.status),
         v.disposition,
@@ -199,10 +159,7 @@ fn verify(a: MdnVerifyArgs) -> Result<u8, Failure> {
             .map(|d| format!(": {d}"))
             .unwrap_or_default()
     );
-    eprint!("{}", demo::summary(&v.report));
-    if let Some(f) = staged {
-        f.persist()?;
-    }
+    inputs::conclude(staged, &verdict, &v.report)?;
     Ok(match v.status {
         MdnStatus::Valid => exit::OK,
         MdnStatus::Untrusted => exit::UNTRUSTED_SIGNER,

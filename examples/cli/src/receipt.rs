@@ -10,8 +10,8 @@ use mss::{MessageOptions, ProtectHeaders, ReceiptStatus, ReceiptsFromSpec, Reque
 use mss_token::Identity;
 
 use crate::{
-    Failure, Io, PinArgs, card_failure, demo, exit, load_certs, load_identity, parse_digest,
-    policy, read_input, stage, write_output,
+    Failure, Io, PinArgs, card_failure, exit, inputs, load_identity, parse_digest, policy,
+    read_input, write_output,
 };
 
 /// `--request-receipt` and its options (on `mss sign` and `mss encrypt --sign-with`).
@@ -109,14 +109,8 @@ impl OpenWith {
     /// The identity, the trust anchors and the extra certificates.
     pub fn load(&self) -> Result<Loaded, Failure> {
         let id = load_identity(&self.identity, &self.pin)?;
-        let mut anchors = Vec::new();
-        for p in &self.trust {
-            anchors.extend(load_certs(p)?);
-        }
-        let mut extra = Vec::new();
-        for p in &self.certs {
-            extra.extend(load_certs(p)?);
-        }
+        let anchors = inputs::anchors(&self.trust)?;
+        let extra = inputs::extra_certs(&self.certs)?;
         Ok((id, anchors, extra))
     }
 
@@ -130,21 +124,15 @@ impl OpenWith {
     }
 }
 
-/// Open options with the identity's decryption key (when it has one).
+/// Open options with the identity's decryption key (failing to load it is an error).
 pub fn open_options<'a>(
     id: &'a dyn Identity,
     anchors: Vec<mss::Certificate>,
     extra: Vec<mss::Certificate>,
     allow_legacy: bool,
-) -> mss::OpenOptions<'a> {
-    #[allow(clippy::needless_update)]
-    mss::OpenOptions {
-        keys: id.decryption_key().ok().into_iter().collect(),
-        trust_anchors: anchors,
-        extra_certs: extra,
-        policy: policy(allow_legacy),
-        ..Default::default()
-    }
+) -> Result<mss::OpenOptions<'a>, Failure> {
+    let keys = inputs::decryption_keys([id])?;
+    Ok(inputs::open_options(keys, anchors, extra, allow_legacy))
 }
 
 /// `mss receipt …`
@@ -175,26 +163,49 @@ pub struct ReceiptVerifyArgs {
     /// The message the receipt acknowledges, as you sent it (your copy).
     #[arg(long, value_name = "FILE")]
     original: PathBuf,
-    /// A trusted authority's certificate(s). Repeatable.
-    #[arg(long, value_name = "CA_FILE")]
-    trust: Vec<PathBuf>,
-    /// Extra (intermediate) certificates to build chains with. Repeatable.
-    #[arg(long = "cert", value_name = "CERT")]
-    certs: Vec<PathBuf>,
-    /// Your identity, to decrypt your sent copy when it is encrypted. Repeatable.
-    #[arg(long, value_name = "ID")]
-    identity: Vec<String>,
-    /// Write the verdict as JSON here.
-    #[arg(long = "report-json", value_name = "FILE")]
-    report_json: Option<PathBuf>,
-    /// Accept historic algorithms (with warnings).
-    #[arg(long)]
-    allow_legacy: bool,
+    #[command(flatten)]
+    with: VerifyWith,
     /// The receipt (default: standard input).
     #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
+}
+
+/// What `mss receipt verify` and `mss mdn verify` verify with.
+#[derive(Args)]
+pub struct VerifyWith {
+    /// A trusted authority's certificate(s). Repeatable.
+    #[arg(long, value_name = "CA_FILE")]
+    pub trust: Vec<PathBuf>,
+    /// Extra (intermediate) certificates to build chains with. Repeatable.
+    #[arg(long = "cert", value_name = "CERT")]
+    pub certs: Vec<PathBuf>,
+    /// Your identity, to decrypt what is encrypted (your sent copy, an encrypted
+    /// notification). Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub identity: Vec<String>,
+    /// Write the verdict as JSON here.
+    #[arg(long = "report-json", value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Accept historic algorithms (with warnings).
+    #[arg(long)]
+    pub allow_legacy: bool,
     #[command(flatten)]
-    pin: PinArgs,
+    pub pin: PinArgs,
+}
+
+impl VerifyWith {
+    /// The identities of every `--identity`.
+    pub fn identities(&self) -> Result<Vec<Box<dyn Identity>>, Failure> {
+        inputs::identities(&self.identity, &self.pin)
+    }
+
+    /// Open options with the identities' decryption keys, the anchors and the extras.
+    pub fn options<'a>(
+        &self,
+        ids: &'a [Box<dyn Identity>],
+    ) -> Result<mss::OpenOptions<'a>, Failure> {
+        inputs::verify_options(ids, &self.trust, &self.certs, self.allow_legacy)
+    }
 }
 
 /// Run `mss receipt …`; returns the exit code.
@@ -209,7 +220,7 @@ fn create(a: ReceiptCreateArgs) -> Result<(), Failure> {
     let input = read_input(&a.io.input)?;
     let (id, anchors, extra) = a.open.load()?;
     let sign = a.open.sign_options()?;
-    let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy);
+    let opts = open_options(id.as_ref(), anchors, extra, a.open.allow_legacy)?;
     let signer = id.signing_key().map_err(card_failure)?;
     let receipt = mss::create_receipt(&input, &opts, signer, &sign)?;
     eprintln!("mss: signed receipt for {}", receipt.receipts_to.join(", "));
@@ -228,37 +239,13 @@ fn status_word(s: ReceiptStatus) -> &'static str {
 fn verify(a: ReceiptVerifyArgs) -> Result<u8, Failure> {
     let receipt = read_input(&a.input)?;
     let original = read_input(&Some(a.original.clone()))?;
-    let mut ids = Vec::new();
-    for p in &a.identity {
-        ids.push(load_identity(p, &a.pin)?);
-    }
-    let mut anchors = Vec::new();
-    for p in &a.trust {
-        anchors.extend(load_certs(p)?);
-    }
-    let mut extra = Vec::new();
-    for p in &a.certs {
-        extra.extend(load_certs(p)?);
-    }
-    #[allow(clippy::needless_update)]
-    let opts = mss::OpenOptions {
-        keys: ids.iter().filter_map(|i| i.decryption_key().ok()).collect(),
-        trust_anchors: anchors,
-        extra_certs: extra,
-        policy: policy(a.allow_legacy),
-        ..Default::default()
-    };
+    let ids = a.with.identities()?;
+    let opts = a.with.options(&ids)?;
     let v = mss::verify_receipt(&receipt, &original, &opts)?;
-    let staged = match &a.report_json {
-        Some(p) => {
-            let mut json = serde_json::to_vec_pretty(&v)
-                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-            json.push(b'\n');
-            Some(stage(p, &json)?)
-        }
-        None => None,
-    };
-    eprintln!(
+    let staged = inputs::stage_json(a.with.report_json.as_deref(), || {
+        serde_json::to_vec_pretty(&v)
+    })?;
+    let verdict = format!(
         "receipt: {}{}",
         status_word(v.status),
         v.detail
@@ -266,10 +253,7 @@ fn verify(a: ReceiptVerifyArgs) -> Result<u8, Failure> {
             .map(|d| format!(": {d}"))
             .unwrap_or_default()
     );
-    eprint!("{}", demo::summary(&v.report));
-    if let Some(f) = staged {
-        f.persist()?;
-    }
+    inputs::conclude(staged, &verdict, &v.report)?;
     Ok(match v.status {
         ReceiptStatus::Valid => exit::OK,
         ReceiptStatus::Untrusted => exit::UNTRUSTED_SIGNER,

@@ -77,6 +77,12 @@ impl Dir {
         out
     }
 
+    /// `mss CMD… --identity IDENTITY --trust ca.pem REST…`; checks the exit code.
+    fn trusting(&self, cmd: &[&str], identity: &str, rest: &[&str], code: i32) -> Output {
+        let with = ["--identity", identity, "--trust", "ca.pem"];
+        self.expect(&[cmd, &with[..], rest].concat(), code)
+    }
+
     fn json(&self, name: &str) -> serde_json::Value {
         serde_json::from_slice(&self.read(name)).expect("JSON")
     }
@@ -113,13 +119,10 @@ fn encrypt_protects_headers_by_default_and_can_be_told_not_to() {
     let sent = text(&d.read("sent.eml"));
     assert!(sent.contains("Subject: [...]"), "{sent}");
     assert!(!sent.contains("DUPONT"));
-    let out = d.expect(
+    let out = d.trusting(
+        &["open"],
+        "bob.pem",
         &[
-            "open",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
             "--in",
             "sent.eml",
             "--out",
@@ -221,19 +224,10 @@ fn receipt_request_create_and_verify() {
         "{}",
         text(&out.stderr)
     );
-    let out = d.expect(
-        &[
-            "receipt",
-            "create",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
-            "--in",
-            "sent.eml",
-            "--out",
-            "receipt.eml",
-        ],
+    let out = d.trusting(
+        &["receipt", "create"],
+        "bob.pem",
+        &["--in", "sent.eml", "--out", "receipt.eml"],
         0,
     );
     assert!(text(&out.stderr).contains(ALICE));
@@ -254,6 +248,22 @@ fn receipt_request_create_and_verify() {
         0,
     );
     assert_eq!(d.json("v.json")["status"], "valid");
+    // --trust takes a directory of anchors, as on `mss open`.
+    std::fs::create_dir(d.path("anchors")).expect("mkdir");
+    std::fs::copy(d.path("ca.pem"), d.path("anchors/ca.pem")).expect("copy");
+    d.expect(
+        &[
+            "receipt",
+            "verify",
+            "--trust",
+            "anchors",
+            "--original",
+            "sent.eml",
+            "--in",
+            "receipt.eml",
+        ],
+        0,
+    );
     // Not trusting the CA: untrusted (11).
     d.expect(
         &[
@@ -267,17 +277,10 @@ fn receipt_request_create_and_verify() {
         11,
     );
     // Alice is not in the receipt list: she is refused.
-    d.expect(
-        &[
-            "receipt",
-            "create",
-            "--identity",
-            "alice.pem",
-            "--trust",
-            "ca.pem",
-            "--in",
-            "sent.eml",
-        ],
+    d.trusting(
+        &["receipt", "create"],
+        "alice.pem",
+        &["--in", "sent.eml"],
         1,
     );
     // Against another message: 10.
@@ -343,43 +346,19 @@ fn mdn_create_and_verify_for_an_encrypted_message() {
         ],
         0,
     );
-    let out = d.expect(
-        &[
-            "open",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
-            "--in",
-            "sent.eml",
-        ],
-        0,
-    );
+    let out = d.trusting(&["open"], "bob.pem", &["--in", "sent.eml"], 0);
     assert!(text(&out.stderr).contains("disposition notification requested"));
-    let out = d.expect(
-        &[
-            "mdn",
-            "create",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
-            "--in",
-            "sent.eml",
-            "--out",
-            "mdn.eml",
-        ],
+    let out = d.trusting(
+        &["mdn", "create"],
+        "bob.pem",
+        &["--in", "sent.eml", "--out", "mdn.eml"],
         0,
     );
     assert!(text(&out.stderr).contains("(encrypted)"));
-    d.expect(
+    d.trusting(
+        &["mdn", "verify"],
+        "alice.pem",
         &[
-            "mdn",
-            "verify",
-            "--identity",
-            "alice.pem",
-            "--trust",
-            "ca.pem",
             "--original",
             "sent.eml",
             "--in",
@@ -394,16 +373,30 @@ fn mdn_create_and_verify_for_an_encrypted_message() {
     assert_eq!(v["disposition_type"], "processed");
     assert_eq!(v["final_recipient"], BOB);
     assert_eq!(v["original_message_id"], "<mdn@demo.mssante.test>");
-
-    // An error disposition, displayed by the verifier.
+    // --trust takes a directory of anchors, as on `mss open`.
+    std::fs::create_dir(d.path("anchors")).expect("mkdir");
+    std::fs::copy(d.path("ca.pem"), d.path("anchors/ca.pem")).expect("copy");
     d.expect(
         &[
             "mdn",
-            "create",
+            "verify",
             "--identity",
-            "bob.pem",
+            "alice.pem",
             "--trust",
-            "ca.pem",
+            "anchors",
+            "--original",
+            "sent.eml",
+            "--in",
+            "mdn.eml",
+        ],
+        0,
+    );
+
+    // An error disposition, displayed by the verifier.
+    d.trusting(
+        &["mdn", "create"],
+        "bob.pem",
+        &[
             "--error",
             "dossier patient introuvable",
             "--in",
@@ -413,19 +406,10 @@ fn mdn_create_and_verify_for_an_encrypted_message() {
         ],
         0,
     );
-    let out = d.expect(
-        &[
-            "mdn",
-            "verify",
-            "--identity",
-            "alice.pem",
-            "--trust",
-            "ca.pem",
-            "--original",
-            "sent.eml",
-            "--in",
-            "mdn-error.eml",
-        ],
+    let out = d.trusting(
+        &["mdn", "verify"],
+        "alice.pem",
+        &["--original", "sent.eml", "--in", "mdn-error.eml"],
         0,
     );
     assert!(

@@ -157,6 +157,23 @@ fn open_args<'a>(file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
+/// `mss delegate VERB --keystore store.mss --identity IDENTITY --pin-env PIN_VAR REST…`
+/// with a software identity (a PEM file in `dir`).
+fn delegate(dir: &Path, verb: &str, identity: &str, rest: &[&str]) -> Output {
+    let mut args = vec![
+        "delegate",
+        verb,
+        "--keystore",
+        "store.mss",
+        "--identity",
+        identity,
+        "--pin-env",
+        PIN_VAR,
+    ];
+    args.extend_from_slice(rest);
+    mss(dir, &[], &args)
+}
+
 fn audit(dir: &Path) -> String {
     let out = mss(
         dir,
@@ -311,18 +328,11 @@ fn software_identities_create_open_degraded_delegate_revoke_rekey() {
 
     // Delegation: grant, pending is unusable, wrong delegate, accept, open, no
     // re-delegation, revoke.
-    let out = mss(
+    let out = delegate(
         d,
-        &[],
+        "grant",
+        "holder.pem",
         &[
-            "delegate",
-            "grant",
-            "--keystore",
-            "store.mss",
-            "--identity",
-            "holder.pem",
-            "--pin-env",
-            PIN_VAR,
             "--to",
             "delegate.crt",
             "--until",
@@ -346,40 +356,14 @@ fn software_identities_create_open_degraded_delegate_revoke_rekey() {
     let out = mss(d, &[], &delegate_open);
     expect(&out, 12, "pending grant");
     assert!(stderr(&out).contains("pending"), "{}", stderr(&out));
-    let out = mss(
-        d,
-        &[],
-        &[
-            "delegate",
-            "accept",
-            "--keystore",
-            "store.mss",
-            "--identity",
-            "other.pem",
-            "--pin-env",
-            PIN_VAR,
-        ],
-    );
+    let out = delegate(d, "accept", "other.pem", &[]);
     expect(&out, 1, "wrong delegate accepts");
     assert!(
         stderr(&out).contains("no pending grant"),
         "{}",
         stderr(&out)
     );
-    let out = mss(
-        d,
-        &[],
-        &[
-            "delegate",
-            "accept",
-            "--keystore",
-            "store.mss",
-            "--identity",
-            "delegate.pem",
-            "--pin-env",
-            PIN_VAR,
-        ],
-    );
+    let out = delegate(d, "accept", "delegate.pem", &[]);
     expect(&out, 0, "accept");
     send(d, "conf.crt", "<msg-2@test.mssante.invalid>", "m2.eml");
     let out = mss(
@@ -391,80 +375,29 @@ fn software_identities_create_open_degraded_delegate_revoke_rekey() {
         ),
     );
     expect(&out, 0, "delegate opens");
-    let out = mss(
+    let out = delegate(
         d,
-        &[],
-        &[
-            "delegate",
-            "grant",
-            "--keystore",
-            "store.mss",
-            "--identity",
-            "delegate.pem",
-            "--pin-env",
-            PIN_VAR,
-            "--to",
-            "other.crt",
-            "--until",
-            "2030-01-01T00:00:00Z",
-        ],
+        "grant",
+        "delegate.pem",
+        &["--to", "other.crt", "--until", "2030-01-01T00:00:00Z"],
     );
     expect(&out, 1, "re-delegation");
     assert!(stderr(&out).contains("cannot delegate"), "{}", stderr(&out));
-    let out = mss(
+    let out = delegate(
         d,
-        &[],
-        &[
-            "delegate",
-            "grant",
-            "--keystore",
-            "store.mss",
-            "--identity",
-            "holder.pem",
-            "--pin-env",
-            PIN_VAR,
-            "--to",
-            "other.crt",
-            "--until",
-            "2001-01-01T00:00:00Z",
-        ],
+        "grant",
+        "holder.pem",
+        &["--to", "other.crt", "--until", "2001-01-01T00:00:00Z"],
     );
     expect(&out, 1, "a delegation ending in the past");
-    let out = mss(
+    let out = delegate(
         d,
-        &[],
-        &[
-            "delegate",
-            "grant",
-            "--keystore",
-            "store.mss",
-            "--identity",
-            "holder.pem",
-            "--pin-env",
-            PIN_VAR,
-            "--to",
-            "other.crt",
-            "--until",
-            "next week",
-        ],
+        "grant",
+        "holder.pem",
+        &["--to", "other.crt", "--until", "next week"],
     );
     expect(&out, 2, "not a date");
-    let out = mss(
-        d,
-        &[],
-        &[
-            "delegate",
-            "revoke",
-            "--keystore",
-            "store.mss",
-            "--identity",
-            "holder.pem",
-            "--pin-env",
-            PIN_VAR,
-            "--delegate",
-            "delegate.crt",
-        ],
-    );
+    let out = delegate(d, "revoke", "holder.pem", &["--delegate", "delegate.crt"]);
     expect(&out, 0, "revoke");
     let out = mss(d, &[], &delegate_open);
     expect(&out, 12, "revoked delegate");
