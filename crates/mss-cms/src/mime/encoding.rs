@@ -142,13 +142,31 @@ fn decode_quoted_printable(body: &[u8]) -> Result<Vec<u8>, MimeError> {
 /// Encode as base64 in lines of 76 characters, each ended by CRLF
 /// (the last line too). Empty input gives empty output.
 pub fn encode_base64_lines(data: &[u8]) -> Vec<u8> {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(data);
-    let mut out = Vec::with_capacity(encoded.len() + encoded.len() / LINE_WIDTH * 2 + 2);
-    for chunk in encoded.as_bytes().chunks(LINE_WIDTH) {
-        out.extend_from_slice(chunk);
+    let mut out = Vec::with_capacity(base64_lines_len(data.len()));
+    append_base64_lines(data, &mut Vec::new(), &mut out);
+    out
+}
+
+/// The length of [`encode_base64_lines`]'s output for `n` bytes of input.
+pub(crate) fn base64_lines_len(n: usize) -> usize {
+    let chars = n.div_ceil(3) * 4;
+    chars + chars.div_ceil(LINE_WIDTH) * 2
+}
+
+/// Append the base64 of `data` to `out` in lines of 76 characters, each ended by CRLF
+/// (the last line too), using `scratch` for the unbroken text. The encoding is SIMD
+/// (`base64-simd`, CPU features detected at run time). Text split over several calls
+/// forms one unbroken encoding when every call but the last gives a multiple of 57
+/// bytes (one line).
+pub(crate) fn append_base64_lines(data: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    let b64 = base64_simd::STANDARD;
+    scratch.resize(b64.encoded_length(data.len()), 0);
+    let text = b64.encode(data, base64_simd::Out::from_slice(scratch));
+    out.reserve(text.len() + text.len().div_ceil(LINE_WIDTH) * 2);
+    for line in text.chunks(LINE_WIDTH) {
+        out.extend_from_slice(line);
         out.extend_from_slice(b"\r\n");
     }
-    out
 }
 
 /// Encode text as quoted-printable (RFC 2045 §6.7) with lines of at most 76

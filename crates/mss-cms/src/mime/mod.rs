@@ -38,7 +38,7 @@
 //! module uses CRLF. See [`canonicalize`] and [`SmimeEntity::MultipartSigned`]
 //! for how bare-LF input is mapped to the canonical form that was signed.
 
-mod encoding;
+pub(crate) mod encoding;
 pub mod header_protection;
 mod headers;
 mod multipart;

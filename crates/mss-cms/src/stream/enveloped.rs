@@ -53,8 +53,20 @@ pub struct EnvelopedWriter<W: Write> {
 /// Plaintext bytes encrypted inline before the encryption moves to its own thread.
 const THREAD_AFTER: u64 = 1024 * 1024;
 
-/// Segments queued for the encrypting thread at most.
-const QUEUE: usize = 8;
+/// Batches queued for the encrypting thread at most.
+const QUEUE: usize = 4;
+
+/// Plaintext handed to the encrypting thread at a time (fewer wake-ups than one
+/// segment at a time); its ciphertext is written as segments of [`SEGMENT`].
+const BATCH: usize = 4 * SEGMENT;
+
+/// Write `ct` as BER segments of at most [`SEGMENT`] bytes.
+fn write_segments<W: Write>(out: &mut W, ct: &[u8]) -> io::Result<()> {
+    for seg in ct.chunks(SEGMENT) {
+        ber::write_segment(out, seg)?;
+    }
+    Ok(())
+}
 
 /// The content encryption: inline for small contents, then on a second thread so that
 /// it overlaps with what produces the plaintext (hashing, base64) and what consumes
@@ -160,15 +172,11 @@ impl<W: Write> EnvelopedWriter<W> {
                 Ok(())
             }
             Some(Encrypting::Threaded { tx, rx, .. }) => {
-                let pt = std::mem::replace(
-                    &mut self.pending,
-                    Zeroizing::new(Vec::with_capacity(SEGMENT)),
-                );
+                let pt =
+                    std::mem::replace(&mut self.pending, Zeroizing::new(Vec::with_capacity(BATCH)));
                 tx.send(pt).map_err(|_| worker_gone())?;
                 while let Ok(ct) = rx.try_recv() {
-                    if !ct.is_empty() {
-                        ber::write_segment(&mut self.out, &ct)?;
-                    }
+                    write_segments(&mut self.out, &ct)?;
                 }
                 Ok(())
             }
@@ -189,9 +197,7 @@ impl<W: Write> EnvelopedWriter<W> {
             Encrypting::Threaded { tx, rx, handle } => {
                 drop(tx);
                 for ct in rx {
-                    if !ct.is_empty() {
-                        ber::write_segment(&mut self.out, &ct)?;
-                    }
+                    write_segments(&mut self.out, &ct)?;
                 }
                 let (last, tag) = handle.join().map_err(|_| worker_gone())?;
                 self.ct = last;
@@ -218,9 +224,14 @@ impl<W: Write> EnvelopedWriter<W> {
 
 impl<W: Write> Write for EnvelopedWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = buf.len().min(SEGMENT - self.pending.len());
+        // One segment at a time inline; batches once the encryption has its thread.
+        let limit = match self.enc {
+            Some(Encrypting::Threaded { .. }) => BATCH,
+            _ => SEGMENT,
+        };
+        let n = buf.len().min(limit.saturating_sub(self.pending.len()));
         self.pending.extend_from_slice(&buf[..n]);
-        if self.pending.len() == SEGMENT {
+        if self.pending.len() >= limit {
             self.flush_segment()?;
         }
         Ok(n)

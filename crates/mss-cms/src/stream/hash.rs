@@ -15,14 +15,18 @@ use crate::CmsError;
 /// Content bytes hashed inline before the hashing moves to its own thread.
 pub const THREAD_AFTER: u64 = 1024 * 1024;
 
-/// Chunks queued for the hashing thread at most.
-const QUEUE: usize = 8;
+/// Batches queued for the hashing thread at most.
+const QUEUE: usize = 4;
+
+/// Bytes gathered before they cross to the hashing thread (fewer wake-ups).
+const BATCH: usize = 256 * 1024;
 
 enum State {
     Inline(Vec<Hasher>),
     Threaded {
         tx: SyncSender<Vec<u8>>,
         handle: JoinHandle<Vec<Hasher>>,
+        batch: Vec<u8>,
     },
 }
 
@@ -59,11 +63,18 @@ impl Hashing {
                 }
                 moved
             });
-            self.state = State::Threaded { tx, handle };
+            self.state = State::Threaded {
+                tx,
+                handle,
+                batch: Vec::with_capacity(BATCH),
+            };
         }
-        if let State::Threaded { tx, .. } = &self.state {
-            // A failed send means the thread is gone: `finish` reports it.
-            let _ = tx.send(data.to_vec());
+        if let State::Threaded { tx, batch, .. } = &mut self.state {
+            batch.extend_from_slice(data);
+            if batch.len() >= BATCH {
+                // A failed send means the thread is gone: `finish` reports it.
+                let _ = tx.send(std::mem::replace(batch, Vec::with_capacity(BATCH)));
+            }
         }
     }
 
@@ -71,7 +82,10 @@ impl Hashing {
     pub(crate) fn finish(self) -> Result<Vec<(DigestAlgorithm, Vec<u8>)>, CmsError> {
         let hashers = match self.state {
             State::Inline(h) => h,
-            State::Threaded { tx, handle } => {
+            State::Threaded { tx, handle, batch } => {
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
                 drop(tx);
                 handle
                     .join()

@@ -25,8 +25,6 @@ pub mod signed;
 
 use std::io::{self, Read, Write};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use const_oid::ObjectIdentifier;
 use der::Decode;
 
@@ -41,11 +39,14 @@ pub use signed::{SignedWriter, StreamVerified, VerifyReader};
 
 use crate::CmsError;
 use crate::enveloped::KekKey;
+use crate::mime::encoding::append_base64_lines;
 
 /// Input bytes per base64 line (76 characters).
 const LINE_IN: usize = 57;
 /// Lines encoded per batch.
 const BATCH_LINES: usize = 1024;
+/// Input bytes per batch of lines.
+const BATCH: usize = LINE_IN * BATCH_LINES;
 
 /// Encodes what is written as base64 in 76-character CRLF lines (the last line too), as
 /// [`crate::mime::encode_base64_lines`] does in memory. Call
@@ -53,7 +54,9 @@ const BATCH_LINES: usize = 1024;
 #[derive(Debug)]
 pub struct Base64Writer<W: Write> {
     out: W,
+    /// Bytes waiting for a whole batch of lines.
     pending: Vec<u8>,
+    scratch: Vec<u8>,
     text: Vec<u8>,
 }
 
@@ -62,30 +65,29 @@ impl<W: Write> Base64Writer<W> {
     pub fn new(out: W) -> Self {
         Base64Writer {
             out,
-            pending: Vec::with_capacity(LINE_IN * BATCH_LINES),
+            pending: Vec::with_capacity(BATCH),
+            scratch: Vec::with_capacity(BATCH / 3 * 4),
             text: Vec::with_capacity(78 * BATCH_LINES),
         }
     }
 
-    fn encode_lines(&mut self, upto: usize) -> io::Result<()> {
-        self.text.clear();
-        let mut line = [0u8; 76];
-        for chunk in self.pending[..upto].chunks(LINE_IN) {
-            let n = STANDARD
-                .encode_slice(chunk, &mut line)
-                .map_err(io::Error::other)?;
-            self.text.extend_from_slice(&line[..n]);
-            self.text.extend_from_slice(b"\r\n");
-        }
-        self.out.write_all(&self.text)?;
-        self.pending.drain(..upto);
-        Ok(())
+    /// Encode `data` (whole lines unless it is the end) and write it out.
+    fn emit(out: &mut W, scratch: &mut Vec<u8>, text: &mut Vec<u8>, data: &[u8]) -> io::Result<()> {
+        text.clear();
+        append_base64_lines(data, scratch, text);
+        out.write_all(text)
     }
 
     /// Encode the last partial line; returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        let n = self.pending.len();
-        self.encode_lines(n)?;
+        if !self.pending.is_empty() {
+            Self::emit(
+                &mut self.out,
+                &mut self.scratch,
+                &mut self.text,
+                &self.pending,
+            )?;
+        }
         self.out.flush()?;
         Ok(self.out)
     }
@@ -93,14 +95,44 @@ impl<W: Write> Base64Writer<W> {
 
 impl<W: Write> Write for Base64Writer<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = LINE_IN * BATCH_LINES - self.pending.len();
-        let n = buf.len().min(room);
-        self.pending.extend_from_slice(&buf[..n]);
-        if self.pending.len() == LINE_IN * BATCH_LINES {
-            let all = self.pending.len();
-            self.encode_lines(all)?;
+        if self.pending.len() + buf.len() < BATCH {
+            // Small writes gather into one batch of lines.
+            self.pending.extend_from_slice(buf);
+            return Ok(buf.len());
         }
-        Ok(n)
+        // A batch's worth: complete the pending line, encode what is pending, then
+        // whole lines straight from the caller's buffer (the rest, less than a line,
+        // comes back in the next call).
+        let mut used = 0;
+        if !self.pending.is_empty() {
+            let need = (LINE_IN - self.pending.len() % LINE_IN) % LINE_IN;
+            used = need.min(buf.len());
+            self.pending.extend_from_slice(&buf[..used]);
+            if self.pending.len() % LINE_IN != 0 {
+                return Ok(used);
+            }
+            Self::emit(
+                &mut self.out,
+                &mut self.scratch,
+                &mut self.text,
+                &self.pending,
+            )?;
+            self.pending.clear();
+        }
+        let rest = &buf[used..];
+        let whole = (rest.len() / LINE_IN * LINE_IN).min(4 * BATCH);
+        if whole >= BATCH {
+            Self::emit(
+                &mut self.out,
+                &mut self.scratch,
+                &mut self.text,
+                &rest[..whole],
+            )?;
+            Ok(used + whole)
+        } else {
+            self.pending.extend_from_slice(rest);
+            Ok(buf.len())
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -114,6 +146,7 @@ impl<W: Write> Write for Base64Writer<W> {
 pub struct Base64EncodeReader<R: Read> {
     inner: R,
     raw: Vec<u8>,
+    scratch: Vec<u8>,
     out: Vec<u8>,
     out_pos: usize,
     eof: bool,
@@ -124,7 +157,8 @@ impl<R: Read> Base64EncodeReader<R> {
     pub fn new(inner: R) -> Self {
         Base64EncodeReader {
             inner,
-            raw: Vec::with_capacity(LINE_IN * BATCH_LINES),
+            raw: Vec::with_capacity(BATCH),
+            scratch: Vec::with_capacity(BATCH / 3 * 4),
             out: Vec::with_capacity(78 * BATCH_LINES),
             out_pos: 0,
             eof: false,
@@ -136,7 +170,7 @@ impl<R: Read> Base64EncodeReader<R> {
             self.out.clear();
             self.out_pos = 0;
             // Fill a whole batch of lines (or up to the end of input).
-            let want = LINE_IN * BATCH_LINES;
+            let want = BATCH;
             self.raw.resize(want, 0);
             let mut have = 0;
             while have < want {
@@ -147,14 +181,7 @@ impl<R: Read> Base64EncodeReader<R> {
                 }
                 have += n;
             }
-            let mut line = [0u8; 76];
-            for chunk in self.raw[..have].chunks(LINE_IN) {
-                let n = STANDARD
-                    .encode_slice(chunk, &mut line)
-                    .map_err(io::Error::other)?;
-                self.out.extend_from_slice(&line[..n]);
-                self.out.extend_from_slice(b"\r\n");
-            }
+            append_base64_lines(&self.raw[..have], &mut self.scratch, &mut self.out);
         }
         Ok(())
     }
@@ -220,9 +247,16 @@ impl<R: Read> Base64Reader<R> {
             if take == 0 {
                 continue;
             }
-            STANDARD
-                .decode_vec(&self.carry[..take], &mut self.out)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            // Forgiving (WHATWG) decoding: padding optional at the end, as the
+            // in-memory decoder of `mime` accepts it.
+            self.out.resize(take, 0);
+            let n = base64_simd::forgiving_decode(
+                &self.carry[..take],
+                base64_simd::Out::from_slice(&mut self.out),
+            )
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+            .len();
+            self.out.truncate(n);
             self.carry.drain(..take);
         }
         Ok(())
