@@ -108,7 +108,7 @@ impl<W: Write> Write for Base64Writer<W> {
             let need = (LINE_IN - self.pending.len() % LINE_IN) % LINE_IN;
             used = need.min(buf.len());
             self.pending.extend_from_slice(&buf[..used]);
-            if self.pending.len() % LINE_IN != 0 {
+            if !self.pending.len().is_multiple_of(LINE_IN) {
                 return Ok(used);
             }
             Self::emit(

@@ -3,7 +3,7 @@
 //! encrypted message), in memory and streaming. RSA-2048, SHA-256, AES-256-CBC (and
 //! AES-256-GCM for encryption), keys from the test CA of `mss-token`.
 //!
-//! Run with `cargo bench -p mss --bench throughput` (`-- 4KiB` for one size). The
+//! Run with `cargo bench -p mss-benches --bench throughput` (`-- 4KiB` for one size). The
 //! 64 MiB cases take 10 samples. See `docs/performance.md` for figures and
 //! `benches/compare-openssl.sh` for the side-by-side with `openssl cms`.
 #![forbid(unsafe_code)]
@@ -14,54 +14,7 @@ use std::io::Write;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mss::stream::{encrypt_stream, open_stream, sign_and_encrypt_stream, sign_stream};
 use mss::{ContentCipher, EncryptOptions, OpenOptions, SignOptions};
-use mss_cms::mime::Headers;
-use mss_token::SoftwareIdentity;
-use mss_token::ca::{CertificateAuthority, PersonProfile};
-
-struct Keys {
-    ca: CertificateAuthority,
-    alice: SoftwareIdentity,
-    bob: SoftwareIdentity,
-}
-
-fn keys() -> Keys {
-    let ca = CertificateAuthority::new("Bench CA", 2048).expect("CA");
-    let alice = ca
-        .issue(&PersonProfile::new("Alice", "alice@example.test"))
-        .expect("alice");
-    let bob = ca
-        .issue(&PersonProfile::new("Bob", "bob@example.test"))
-        .expect("bob");
-    Keys { ca, alice, bob }
-}
-
-/// A draft with a base64 body of `len` pseudo-random bytes (already 7-bit: the
-/// in-memory and streaming paths protect the same entity).
-fn draft(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let body: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let mut d = b"From: alice@example.test\r\nTo: bob@example.test\r\nSubject: bench\r\n\
-Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        .to_vec();
-    d.extend_from_slice(&mss_cms::mime::encode_base64_lines(&body));
-    d
-}
-
-/// The inner entity of `draft` (Content-* fields and body) and its outer fields.
-fn split(d: &[u8]) -> (Headers, Vec<u8>) {
-    let mut input = d;
-    let (outer, mut entity) = mss::stream::draft_stream(&mut input).expect("draft");
-    let mut v = Vec::new();
-    std::io::copy(&mut entity, &mut v).expect("entity");
-    (outer, v)
-}
+use mss_benches::{draft, keys, split};
 
 fn bench(c: &mut Criterion) {
     let k = keys();
