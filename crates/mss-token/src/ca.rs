@@ -4,8 +4,9 @@
 //! and by tests. It is deliberately minimal: a self-signed RSA root and end-entity
 //! certificates with the RFC 8550 S/MIME profile (rfc822Name in subjectAltName,
 //! keyUsage per role, extendedKeyUsage emailProtection), signed with
-//! sha256WithRSAEncryption. There is no revocation and no persistence beyond
-//! [`CertificateAuthority::identity_pem`].
+//! sha256WithRSAEncryption, with an optional CRL distribution point
+//! ([`PersonProfile::crl_distribution_point`]). It does not sign CRLs and persists
+//! nothing beyond [`CertificateAuthority::identity_pem`].
 //!
 //! Certificates are assembled with `x509-cert`'s builder; the two profiles below
 //! (root and end entity) decide the extensions, since the builder's stock profiles
@@ -23,10 +24,11 @@ use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::pkix::constraints::BasicConstraints;
-use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
-    SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
@@ -67,6 +69,9 @@ pub struct PersonProfile {
     pub usage: KeyUsageProfile,
     /// Validity in days from now.
     pub valid_days: u32,
+    /// A CRL distribution point URI (`ldap://…`, `http://…`) written in the
+    /// certificate's cRLDistributionPoints extension; none by default.
+    pub crl_distribution_point: Option<String>,
 }
 
 impl PersonProfile {
@@ -78,6 +83,7 @@ impl PersonProfile {
             bits: 2048,
             usage: KeyUsageProfile::SignAndEncrypt,
             valid_days: 365,
+            crl_distribution_point: None,
         }
     }
 }
@@ -146,6 +152,12 @@ impl CertificateAuthority {
                 profile.email
             )));
         }
+        let crl_dp = match &profile.crl_distribution_point {
+            Some(uri) => Some(Ia5String::new(uri).map_err(|_| {
+                TokenError::Issuance(format!("distribution point is not ASCII: {uri:?}"))
+            })?),
+            None => None,
+        };
         let key = generate_key(profile.bits)?;
         let spki = spki_of(&key)?;
         let ee = EndEntityProfile {
@@ -153,6 +165,7 @@ impl CertificateAuthority {
             issuer: self.certificate().tbs_certificate().subject().clone(),
             email,
             usage: profile.usage,
+            crl_dp,
         };
         let validity = validity(Duration::from_secs(u64::from(profile.valid_days) * 86_400))?;
         let builder =
@@ -274,6 +287,7 @@ struct EndEntityProfile {
     issuer: Name,
     email: Ia5String,
     usage: KeyUsageProfile,
+    crl_dp: Option<Ia5String>,
 }
 
 impl BuilderProfile for EndEntityProfile {
@@ -321,6 +335,16 @@ impl BuilderProfile for EndEntityProfile {
             ..Default::default()
         };
         exts.push(aki.to_extension(tbs.subject(), &exts)?);
+        if let Some(uri) = &self.crl_dp {
+            let dps = CrlDistributionPoints(vec![DistributionPoint {
+                distribution_point: Some(DistributionPointName::FullName(vec![
+                    GeneralName::UniformResourceIdentifier(uri.clone()),
+                ])),
+                reasons: None,
+                crl_issuer: None,
+            }]);
+            exts.push(dps.to_extension(tbs.subject(), &exts)?);
+        }
         Ok(exts)
     }
 }

@@ -104,6 +104,29 @@ fn certificate_contents() {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
+    assert!(!text.contains("CRL Distribution Points"), "{text}");
+    // A distribution point when the profile names one.
+    let with_dp = ca
+        .issue(&PersonProfile {
+            crl_distribution_point: Some("ldap://127.0.0.1/cn=CA?certificateRevocationList".into()),
+            ..PersonProfile::new("Dr Alice Martin", "alice@example.org")
+        })
+        .expect("issue");
+    write_cert(d, "dp.pem", with_dp.certificate());
+    let dp_text = openssl(d, &["x509", "-in", "dp.pem", "-noout", "-text"]);
+    assert!(
+        dp_text.contains("X509v3 CRL Distribution Points")
+            && dp_text.contains("URI:ldap://127.0.0.1/cn=CA?certificateRevocationList"),
+        "{dp_text}"
+    );
+    let not_ascii = PersonProfile {
+        crl_distribution_point: Some("ldap://é".into()),
+        ..PersonProfile::new("Dr Alice Martin", "alice@example.org")
+    };
+    assert!(matches!(
+        ca.issue(&not_ascii),
+        Err(mss_token::TokenError::Issuance(_))
+    ));
     let ca_text = openssl(d, &["x509", "-in", "ca.pem", "-noout", "-text"]);
     for needle in [
         "X509v3 Basic Constraints: critical",

@@ -184,11 +184,8 @@ pub fn run(keep: Option<&Path>) -> Result<(), Failure> {
     let ca =
         CertificateAuthority::new("MSS Demo Health CA", 2048).map_err(fail("creating the CA"))?;
     let person = |cn: &str, email: &str| PersonProfile {
-        common_name: cn.into(),
-        email: email.into(),
-        bits: 2048,
         usage: KeyUsageProfile::SignAndEncrypt,
-        valid_days: 365,
+        ..PersonProfile::new(cn, email)
     };
     let alice = ca
         .issue(&person("Dr Alice Martin", "alice.martin@demo.mssante.test"))
