@@ -14,10 +14,11 @@ use std::io::Write;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mss::stream::{encrypt_stream, open_stream, sign_and_encrypt_stream, sign_stream};
 use mss::{ContentCipher, EncryptOptions, OpenOptions, SignOptions};
-use mss_benches::{draft, keys, split};
+use mss_benches::{draft, split};
+use mss_tests::soft::soft_pki;
 
 fn bench(c: &mut Criterion) {
-    let k = keys();
+    let k = soft_pki();
     let bob_cert = k.bob.certificate().clone();
     let to_bob = std::slice::from_ref(&bob_cert);
     let alice_cert = k.alice.certificate().clone();

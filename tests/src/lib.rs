@@ -25,6 +25,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+/// Deterministic pseudo-random content of `len` bytes (xorshift: incompressible, every
+/// byte value), the same for every caller.
+pub fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// Password of every PKCS#12 file of the test PKI.
 pub const PASSWORD: &str = "mss-test-pin";
 

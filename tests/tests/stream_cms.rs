@@ -17,7 +17,7 @@ use mss_cms::stream::{
     Base64Reader, Base64Writer, CmsReader, DecryptReader, EnvelopedWriter, SignedWriter,
     VerifyReader, read_cms,
 };
-use mss_tests::{PASSWORD, User, Workdir};
+use mss_tests::{PASSWORD, User, Workdir, pseudo_random as content};
 use mss_token::SoftwareIdentity;
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
@@ -30,19 +30,6 @@ fn identity(u: &User) -> SoftwareIdentity {
 
 fn cert(u: &User) -> Certificate {
     Certificate::from_der(&u.cert_der).expect("certificate DER")
-}
-
-/// Deterministic pseudo-random content (incompressible, all byte values).
-fn content(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Write `data` in uneven pieces.

@@ -78,15 +78,22 @@ impl<W: Write> Base64Writer<W> {
         out.write_all(text)
     }
 
+    /// Encode and write out what is pending.
+    fn emit_pending(&mut self) -> io::Result<()> {
+        Self::emit(
+            &mut self.out,
+            &mut self.scratch,
+            &mut self.text,
+            &self.pending,
+        )?;
+        self.pending.clear();
+        Ok(())
+    }
+
     /// Encode the last partial line; returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         if !self.pending.is_empty() {
-            Self::emit(
-                &mut self.out,
-                &mut self.scratch,
-                &mut self.text,
-                &self.pending,
-            )?;
+            self.emit_pending()?;
         }
         self.out.flush()?;
         Ok(self.out)
@@ -111,13 +118,7 @@ impl<W: Write> Write for Base64Writer<W> {
             if !self.pending.len().is_multiple_of(LINE_IN) {
                 return Ok(used);
             }
-            Self::emit(
-                &mut self.out,
-                &mut self.scratch,
-                &mut self.text,
-                &self.pending,
-            )?;
-            self.pending.clear();
+            self.emit_pending()?;
         }
         let rest = &buf[used..];
         let whole = (rest.len() / LINE_IN * LINE_IN).min(4 * BATCH);
