@@ -26,7 +26,8 @@ pub const MSS_SIGN_SHA512: u32 = 8;
 /// widely read, RSA PKCS#1 v1.5.
 pub const MSS_ENCRYPT_OAEP: u32 = 0x100;
 
-pub(crate) const SIGN_FLAGS: u32 = MSS_SIGN_OPAQUE | MSS_SIGN_PSS | MSS_SIGN_SHA384 | MSS_SIGN_SHA512;
+pub(crate) const SIGN_FLAGS: u32 =
+    MSS_SIGN_OPAQUE | MSS_SIGN_PSS | MSS_SIGN_SHA384 | MSS_SIGN_SHA512;
 pub(crate) const ENCRYPT_FLAGS: u32 = MSS_ENCRYPT_OAEP;
 
 /// Content ciphers for the `cipher` argument of the encrypting calls.

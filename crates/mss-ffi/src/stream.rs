@@ -121,10 +121,8 @@ impl Read for CallbackReader<'_> {
             None
         };
         if let Some(message) = failure {
-            *self.failed.borrow_mut() = Some(Failure::new(
-                mss_status::MSS_READ_CALLBACK_FAILED,
-                message,
-            ));
+            *self.failed.borrow_mut() =
+                Some(Failure::new(mss_status::MSS_READ_CALLBACK_FAILED, message));
             return Err(stopped());
         }
         if n > 0 {
@@ -172,10 +170,8 @@ impl CallbackWriter<'_> {
                 None
             };
             if let Some(message) = failure {
-                *self.failed.borrow_mut() = Some(Failure::new(
-                    mss_status::MSS_WRITE_CALLBACK_FAILED,
-                    message,
-                ));
+                *self.failed.borrow_mut() =
+                    Some(Failure::new(mss_status::MSS_WRITE_CALLBACK_FAILED, message));
                 return Err(stopped());
             }
             self.written += n as u64;
