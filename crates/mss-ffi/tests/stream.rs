@@ -768,6 +768,32 @@ fn a_panicking_callback_becomes_internal_error() {
     assert_eq!(st, MSS_INTERNAL_ERROR);
     assert_eq!(r, ptr::dangling_mut());
     assert!(last_error().contains("write callback exploded"));
+
+    // A panic while the hashing and encryption threads run (past 1 MiB): the call
+    // returns, and the handles still work.
+    // SAFETY: live context; the callback takes no userdata.
+    let st = unsafe { mss_context_set_progress(ctx.0, Some(panic_late), ptr::null_mut()) };
+    assert_eq!(st, MSS_OK);
+    let st = sign_encrypt_stream(
+        &ctx,
+        &alice,
+        &[&bob.certificate()],
+        0,
+        &mut Source::bytes(&Generated::bytes(3 * 1024 * 1024)),
+        &mut Sink::counting(),
+        0,
+    );
+    assert_eq!(st, MSS_INTERNAL_ERROR);
+    assert!(last_error().contains("progress callback exploded"));
+    // SAFETY: live context.
+    unsafe { mss_context_set_progress(ctx.0, None, ptr::null_mut()) };
+    assert!(!streamed_to_bob(&ctx, &alice, &bob, DRAFT).is_empty());
+}
+
+unsafe extern "C-unwind" fn panic_late(_: *mut c_void, done: u64, _: u64) {
+    if done > 2 * 1024 * 1024 {
+        panic!("progress callback exploded");
+    }
 }
 
 // ---- NULL arguments ----
