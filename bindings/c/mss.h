@@ -495,7 +495,8 @@ typedef struct mss_slice {
  * Reads the next bytes of the input of a streaming call.
  *
  * Write at most `len` bytes into `buf`, store their number in `*out_n` and return 0.
- * `*out_n == 0` with a 0 return means the end of the input. Any other return value is an
+ * `*out_n == 0` with a 0 return means the end of the input (mss may ask again: report
+ * the end again). Any other return value is an
  * error code of your choosing (an `errno` value such as `EIO` is the convention): the
  * operation stops, returns `MSS_READ_CALLBACK_FAILED`, and `mss_last_error_message`
  * carries the code. mss does not retry: handle `EINTR` / `EAGAIN` inside the callback

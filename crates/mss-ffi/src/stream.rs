@@ -4,7 +4,7 @@
 //! `rustls_read_callback` / `rustls_write_callback`), through the facade's `mss::stream`
 //! functions, in memory bounded whatever the size of the message.
 //!
-//! The glue is thin: [`CallbackReader`] and [`CallbackWriter`] turn the callbacks into
+//! The glue is thin: `CallbackReader` and `CallbackWriter` turn the callbacks into
 //! `io::Read` / `io::Write`, count the bytes read for the progress callback and keep the
 //! first callback failure, which then wins over whatever error the facade made of it
 //! (the facade sees only an `io::Error`), so that a failing callback always gives its
@@ -29,7 +29,8 @@ use crate::status::{Failure, guard, mss_status};
 /// Reads the next bytes of the input of a streaming call.
 ///
 /// Write at most `len` bytes into `buf`, store their number in `*out_n` and return 0.
-/// `*out_n == 0` with a 0 return means the end of the input. Any other return value is an
+/// `*out_n == 0` with a 0 return means the end of the input (mss may ask again: report
+/// the end again). Any other return value is an
 /// error code of your choosing (an `errno` value such as `EIO` is the convention): the
 /// operation stops, returns `MSS_READ_CALLBACK_FAILED`, and `mss_last_error_message`
 /// carries the code. mss does not retry: handle `EINTR` / `EAGAIN` inside the callback
@@ -133,7 +134,7 @@ impl Read for CallbackReader<'_> {
     }
 }
 
-/// The write callback as `io::Write`, through a zeroized buffer of [`WRITE_CHUNK`]
+/// The write callback as `io::Write`, through a zeroized buffer of `WRITE_CHUNK`
 /// bytes (decrypted content passes through it).
 struct CallbackWriter<'a> {
     callback: WriteFn,
