@@ -30,11 +30,11 @@ use crate::status::{Failure, guard, mss_status};
 ///
 /// Write at most `len` bytes into `buf`, store their number in `*out_n` and return 0.
 /// `*out_n == 0` with a 0 return means the end of the input (mss may ask again: report
-/// the end again). Any other return value is an
-/// error code of your choosing (an `errno` value such as `EIO` is the convention): the
-/// operation stops, returns `MSS_READ_CALLBACK_FAILED`, and `mss_last_error_message`
-/// carries the code. mss does not retry: handle `EINTR` / `EAGAIN` inside the callback
-/// (block until data comes). Storing more than `len` in `*out_n` is an error too.
+/// the end again). Any other return value is an error code of your choosing (an `errno`
+/// value such as `EIO` is the convention): the operation stops, returns
+/// `MSS_READ_CALLBACK_FAILED`, and `mss_last_error_message` carries the code. mss does
+/// not retry: handle `EINTR` / `EAGAIN` inside the callback (block until data comes).
+/// Storing more than `len` in `*out_n` is an error too.
 ///
 /// `userdata` is the `read_userdata` given to the call. Called only on the calling
 /// thread, only during the call, never again after it returned an error. Declared
