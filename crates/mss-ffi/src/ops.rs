@@ -51,7 +51,7 @@ pub enum mss_cipher {
     MSS_CIPHER_AES256_GCM = 6,
 }
 
-pub(crate) fn cipher(value: u32) -> Result<ContentCipher, Failure> {
+fn cipher(value: u32) -> Result<ContentCipher, Failure> {
     Ok(match value {
         0 | 3 => ContentCipher::Aes256Cbc,
         1 => ContentCipher::Aes128Cbc,
