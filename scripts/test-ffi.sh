@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The C ABI end to end: build libmss_ffi, install it into a staging prefix with its header
-# and pkg-config file, build examples/c/sign_encrypt_open.c against it, run it under
-# valgrind (shared library) and AddressSanitizer (static library), then run the Python
-# binding's tests.
+# and pkg-config file, build examples/c/sign_encrypt_open.c and examples/c/stream_files.c
+# against it, run them under valgrind (shared library) and AddressSanitizer (static
+# library), then run the Python binding's tests.
 #
 #   bash scripts/test-ffi.sh
 #
@@ -137,6 +137,46 @@ if "$WORK/example" "$PKI/ca.pem" "$PKI/alice.pem" "$PKI/bob.p12" wrong 2>"$WORK/
 fi
 grep -q 'status 4001' "$WORK/wrong.err"
 cat "$WORK/wrong.err"
+
+section "streaming example (examples/c/stream_files.c): FILE* callbacks, valgrind and ASan"
+stream_start=$SECONDS
+# A draft with a 7-bit body: the clear message must end with the same bytes.
+make_draft() { # SIZE_KIB OUT
+    {
+        printf 'From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\n'
+        printf 'Subject: Imagerie\r\nContent-Type: text/plain; charset=us-ascii\r\n'
+        printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
+    } >"$2"
+    openssl rand -base64 $(($1 * 768)) | sed 's/$/\r/' >"$2.body"
+    cat "$2.body" >>"$2"
+}
+check_stream() { # OUTPUT_LOG WORKDIR DRAFT
+    grep -q '^OK: streamed signature valid$' "$1"
+    grep -q '^full disk: status 1010' "$1"
+    [ ! -e "$2/clear.eml.part" ]
+    tail -c "$(stat -c %s "$3.body")" "$2/clear.eml" | cmp - "$3.body"
+}
+# shellcheck disable=SC2046
+gcc -std=c99 -Wall -Wextra -Werror -g examples/c/stream_files.c -o "$WORK/stream" \
+    $(pkg-config --cflags --libs mss) -Wl,-rpath,"$PREFIX/lib"
+mkdir -p "$WORK/s-valgrind" "$WORK/s-asan"
+make_draft 256 "$WORK/draft-small.eml"
+valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+    "$WORK/stream" "${ARGS[@]}" "$WORK/draft-small.eml" "$WORK/s-valgrind" >"$WORK/s-valgrind.out"
+cut -c1-200 "$WORK/s-valgrind.out"
+check_stream "$WORK/s-valgrind.out" "$WORK/s-valgrind" "$WORK/draft-small.eml"
+# shellcheck disable=SC2046
+gcc -std=c99 -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+    examples/c/stream_files.c -o "$WORK/stream-asan" $(pkg-config --cflags mss) \
+    -L"$PREFIX/lib" -Wl,-Bstatic -lmss_ffi -Wl,-Bdynamic \
+    $(pkg-config --static --libs-only-l mss | sed 's/-lmss_ffi//')
+make_draft 4096 "$WORK/draft-large.eml"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=98 UBSAN_OPTIONS=halt_on_error=1 \
+    "$WORK/stream-asan" "${ARGS[@]}" "$WORK/draft-large.eml" "$WORK/s-asan" >"$WORK/s-asan.out"
+check_stream "$WORK/s-asan.out" "$WORK/s-asan" "$WORK/draft-large.eml"
+echo "streaming example: valgrind (256 KiB) and ASan (4 MiB) clean, clear body identical" \
+    "($((SECONDS - stream_start)) s)"
 
 section "python binding (pytest)"
 MSS_LIBRARY="$PREFIX/lib/libmss_ffi.so" PYTHONPATH="$ROOT/bindings/python" python3 -m pytest -q -p no:cacheprovider bindings/python/tests

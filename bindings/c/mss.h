@@ -102,6 +102,18 @@ enum mss_status
      */
     MSS_INVALID_CERTIFICATE = 1008,
     /**
+     * The read callback of a streaming call (`mss_*_stream`) returned an error code (or
+     * claimed more bytes than asked): the operation stopped. `mss_last_error_message`
+     * gives the code. Discard what was written.
+     */
+    MSS_READ_CALLBACK_FAILED = 1009,
+    /**
+     * The write callback of a streaming call returned an error code (or claimed 0 or
+     * more bytes than given): the operation stopped. `mss_last_error_message` gives the
+     * code. Discard what was written.
+     */
+    MSS_WRITE_CALLBACK_FAILED = 1010,
+    /**
      * The algorithm policy refuses the operation (e.g. producing 3DES under the standard
      * policy; see `mss_context_set_policy`).
      */
@@ -430,7 +442,8 @@ typedef struct mss_identity mss_identity;
 typedef struct mss_report mss_report;
 
 /**
- * Called with the progress of a long operation: `done` bytes out of `total`.
+ * Called with the progress of a long operation: `done` bytes out of `total`; `total` is
+ * 0 when unknown (a streaming call given no total). See `mss_context_set_progress`.
  *
  * `userdata` is the pointer given to `mss_context_set_progress`. The callback runs on the
  * thread that called the operation, before the operation returns. It must not call mss
@@ -477,6 +490,39 @@ typedef struct mss_slice {
      */
     size_t len;
 } mss_slice;
+
+/**
+ * Reads the next bytes of the input of a streaming call.
+ *
+ * Write at most `len` bytes into `buf`, store their number in `*out_n` and return 0.
+ * `*out_n == 0` with a 0 return means the end of the input (mss may ask again: report
+ * the end again). Any other return value is an error code of your choosing (an `errno`
+ * value such as `EIO` is the convention): the operation stops, returns
+ * `MSS_READ_CALLBACK_FAILED`, and `mss_last_error_message` carries the code. mss does
+ * not retry: handle `EINTR` / `EAGAIN` inside the callback (block until data comes).
+ * Storing more than `len` in `*out_n` is an error too.
+ *
+ * `userdata` is the `read_userdata` given to the call. Called only on the calling
+ * thread, only during the call, never again after it returned an error. Declared
+ * `C-unwind` on the Rust side: do not throw C++ exceptions or `longjmp` out of it.
+ */
+typedef int (*mss_read_callback)(void *userdata, uint8_t *buf, size_t len, size_t *out_n);
+
+/**
+ * Writes the next bytes of the output of a streaming call.
+ *
+ * Consume up to `len` bytes (`len > 0`) from `buf`, store how many in `*out_n` (at
+ * least 1: a short write is fine, mss calls again with the rest) and return 0. Any
+ * other return value is an error code of your choosing (`errno` style): the operation
+ * stops, returns `MSS_WRITE_CALLBACK_FAILED`, and `mss_last_error_message` carries the
+ * code. Storing 0 or more than `len` in `*out_n` is an error too.
+ *
+ * `userdata` is the `write_userdata` given to the call. Called only on the calling
+ * thread, only during the call, never again after it returned an error. `buf` is
+ * borrowed for the duration of the callback only (copy what you keep). Do not throw
+ * C++ exceptions or `longjmp` out of it.
+ */
+typedef int (*mss_write_callback)(void *userdata, const uint8_t *buf, size_t len, size_t *out_n);
 
 #ifdef __cplusplus
 extern "C" {
@@ -595,10 +641,13 @@ mss_status mss_context_set_revocation(struct mss_context *ctx, uint32_t mode, bo
 /**
  * Set (or, with `callback == NULL`, remove) the progress callback.
  *
- * The facade does not stream yet: the callback is called with `done == 0` when an
- * operation (sign, encrypt, open) starts and with `done == total` when it has succeeded,
- * `total` being the input length. Finer steps will come with streaming, without an ABI
- * change. `userdata` is passed back untouched; mss never frees it.
+ * The in-memory calls (`mss_sign`, `mss_encrypt`, `mss_open`, ...) call it with
+ * `done == 0` when they start and with `done == total` when they have succeeded,
+ * `total` being the input length. The streaming calls (`mss_*_stream`) call it with
+ * `done == 0` first, after every read with the number of input bytes read so far
+ * (non-decreasing), and once more with the final count after success; their `total`
+ * is the one the caller passed (0 when unknown). `userdata` is passed back untouched;
+ * mss never frees it.
  *
  * # Safety
  *
@@ -999,6 +1048,138 @@ void mss_report_free(struct mss_report *report);
  * `buf` must be NULL or point to `buf_len` writable bytes.
  */
 size_t mss_last_error_message(char *buf, size_t buf_len);
+
+/**
+ * Sign a draft read through `read`, writing the signed message through `write`: the
+ * streaming `mss_sign`, in bounded memory whatever the size of the draft.
+ *
+ * The draft (RFC 5322 header fields, blank line, body) is read once: its Content-*
+ * fields and body become the signed entity (a body not declared `7bit`,
+ * `quoted-printable` or `base64` is base64-encoded on the fly), its other header fields
+ * stay outside. `flags` as in `mss_sign`. A detached signature of a draft declaring a
+ * `binary` or `8bit` transfer encoding is refused (`MSS_INVALID_ARGUMENT`): sign it
+ * with `MSS_SIGN_OPAQUE`.
+ *
+ * Progress: the context's progress callback is called with `done = 0` first, then after
+ * every read with the number of input bytes read so far, and once more with the final
+ * count after success. `total` is passed through as its `total` argument: the input
+ * length when you know it, or 0 for "unknown" (then show bytes, not a percentage).
+ *
+ * On failure the output already written is incomplete: discard it. A failing `read`
+ * callback gives `MSS_READ_CALLBACK_FAILED`, a failing `write` callback
+ * `MSS_WRITE_CALLBACK_FAILED`, their code in `mss_last_error_message`.
+ *
+ * # Safety
+ *
+ * `ctx`, `identity`: NULL or live handles. `read` / `write`: NULL or functions
+ * following `mss_read_callback` / `mss_write_callback`, called with `read_userdata` /
+ * `write_userdata`, which must stay valid until the call returns.
+ */
+mss_status mss_sign_stream(const struct mss_context *ctx,
+                           const struct mss_identity *identity,
+                           uint32_t flags,
+                           mss_read_callback read,
+                           void *read_userdata,
+                           mss_write_callback write,
+                           void *write_userdata,
+                           uint64_t total);
+
+/**
+ * Encrypt a draft read through `read` to `recipients` and to the sender, writing the
+ * `application/pkcs7-mime` message through `write`: the streaming `mss_encrypt`.
+ *
+ * Arguments as in `mss_encrypt` (the sender as an identity or as a certificate, exactly
+ * one non-NULL; `cipher` a `mss_cipher`; `flags` 0 or `MSS_ENCRYPT_OAEP`); the draft
+ * is read as in `mss_sign_stream`; `read`, `write`, `total`, progress and failures as
+ * in `mss_sign_stream`.
+ *
+ * Unlike `mss_encrypt`, the streaming calls do not protect the header fields yet
+ * (RFC 9788): the draft's Subject and other fields stay readable outside the
+ * encryption. Use the in-memory calls for messages whose Subject is confidential.
+ *
+ * # Safety
+ *
+ * As `mss_encrypt` for the handles and certificates, as `mss_sign_stream` for the
+ * callbacks.
+ */
+mss_status mss_encrypt_stream(const struct mss_context *ctx,
+                              const struct mss_identity *sender,
+                              const struct mss_slice *sender_certificate,
+                              const struct mss_slice *recipients,
+                              size_t recipients_len,
+                              uint32_t cipher,
+                              uint32_t flags,
+                              mss_read_callback read,
+                              void *read_userdata,
+                              mss_write_callback write,
+                              void *write_userdata,
+                              uint64_t total);
+
+/**
+ * Sign a draft read through `read` with `identity`, then encrypt it to `recipients`
+ * and to the signer's own certificate, writing the message through `write`: the
+ * streaming `mss_sign_encrypt`, the usual way to send a large message.
+ *
+ * Arguments as in `mss_sign_encrypt` (`flags`: `MSS_SIGN_*` and `MSS_ENCRYPT_OAEP`);
+ * the draft is read as in `mss_sign_stream` (inside the encryption, a draft declaring
+ * a `binary` or `8bit` body is signed opaque); `read`, `write`, `total`, progress and
+ * failures as in `mss_sign_stream`. The header fields are not protected (RFC 9788) on
+ * the streaming path yet: see `mss_encrypt_stream`.
+ *
+ * # Safety
+ *
+ * As `mss_sign_encrypt` for the handles and certificates, as `mss_sign_stream` for the
+ * callbacks.
+ */
+mss_status mss_sign_encrypt_stream(const struct mss_context *ctx,
+                                   const struct mss_identity *identity,
+                                   const struct mss_slice *recipients,
+                                   size_t recipients_len,
+                                   uint32_t cipher,
+                                   uint32_t flags,
+                                   mss_read_callback read,
+                                   void *read_userdata,
+                                   mss_write_callback write,
+                                   void *write_userdata,
+                                   uint64_t total);
+
+/**
+ * Open a message read through `read`, writing the clear message through `write` as it
+ * is decrypted: the streaming `mss_open`, in bounded memory whatever the size of the
+ * message.
+ *
+ * **The clear message is written before the end of the message is checked. If this
+ * call returns anything but `MSS_OK`, everything written through `write` must be
+ * discarded: it may be truncated, forged or not addressed to you.** Write to a
+ * temporary file and keep it only on `MSS_OK`, then read the report: with `MSS_OK` the
+ * report says whether to believe what was written, exactly as for `mss_open` (a
+ * signature that does not verify is not an error).
+ *
+ * Every S/MIME layer (enveloped, auth-enveloped, opaque signed, `multipart/signed`,
+ * nested) is decrypted or verified while streaming; a bare BER/DER CMS object is
+ * accepted too (then only its content is written). `identities` as in `mss_open`.
+ * Unlike `mss_open`, the parts inside the clear message are not analysed (nested signed
+ * parts, protected header fields): a multipart or `message` clear message gets the
+ * `parts-not-analysed` warning in the report; PEM input is not accepted.
+ *
+ * On `MSS_OK`, `*out_report` receives the report, owned by the caller
+ * (`mss_report_free`); on failure it is untouched. `read`, `write`, `total`, progress
+ * and callback failures as in `mss_sign_stream` (`total`: the length of the message).
+ *
+ * # Safety
+ *
+ * As `mss_open` for `ctx`, `identities` and `out_report`, as `mss_sign_stream` for the
+ * callbacks.
+ */
+mss_status mss_open_stream(const struct mss_context *ctx,
+                           const struct mss_identity *const *identities,
+                           size_t identities_len,
+                           mss_read_callback read,
+                           void *read_userdata,
+                           mss_write_callback write,
+                           void *write_userdata,
+                           uint64_t total,
+                           struct mss_report **out_report);
 
 #ifdef __cplusplus
 }  // extern "C"

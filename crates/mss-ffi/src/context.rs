@@ -42,7 +42,8 @@ pub enum mss_revocation {
     MSS_REVOCATION_OCSP_THEN_CRL = 4,
 }
 
-/// Called with the progress of a long operation: `done` bytes out of `total`.
+/// Called with the progress of a long operation: `done` bytes out of `total`; `total` is
+/// 0 when unknown (a streaming call given no total). See `mss_context_set_progress`.
 ///
 /// `userdata` is the pointer given to `mss_context_set_progress`. The callback runs on the
 /// thread that called the operation, before the operation returns. It must not call mss
@@ -80,13 +81,13 @@ impl mss_context {
     }
 
     /// Report progress to the caller's callback, if any.
-    pub(crate) fn progress(&self, done: usize, total: usize) {
+    pub(crate) fn progress(&self, done: u64, total: u64) {
         if let Some(cb) = self.progress {
             // SAFETY: the caller registered this function pointer and userdata together
             // with `mss_context_set_progress` and promised they stay valid while the
             // context is used; the callback is `C-unwind`, so a panic or unwind coming
             // out of it is caught by the entry point's boundary.
-            unsafe { cb(self.progress_userdata, done as u64, total as u64) }
+            unsafe { cb(self.progress_userdata, done, total) }
         }
     }
 }
@@ -241,10 +242,13 @@ pub unsafe extern "C" fn mss_context_set_revocation(
 
 /// Set (or, with `callback == NULL`, remove) the progress callback.
 ///
-/// The facade does not stream yet: the callback is called with `done == 0` when an
-/// operation (sign, encrypt, open) starts and with `done == total` when it has succeeded,
-/// `total` being the input length. Finer steps will come with streaming, without an ABI
-/// change. `userdata` is passed back untouched; mss never frees it.
+/// The in-memory calls (`mss_sign`, `mss_encrypt`, `mss_open`, ...) call it with
+/// `done == 0` when they start and with `done == total` when they have succeeded,
+/// `total` being the input length. The streaming calls (`mss_*_stream`) call it with
+/// `done == 0` first, after every read with the number of input bytes read so far
+/// (non-decreasing), and once more with the final count after success; their `total`
+/// is the one the caller passed (0 when unknown). `userdata` is passed back untouched;
+/// mss never frees it.
 ///
 /// # Safety
 ///

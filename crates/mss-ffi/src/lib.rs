@@ -12,6 +12,8 @@
 //!   arguments are `MSS_NULL_ARGUMENT`, never a crash;
 //! - every entry point runs inside `catch_unwind`: a panic becomes `MSS_INTERNAL_ERROR`;
 //! - callbacks are nullable function pointers taking `void *userdata` first;
+//! - large messages stream through `mss_*_stream` calls: a read callback in, a write
+//!   callback out (errno-style return, count through an out-pointer, as rustls-ffi);
 //! - the reason for the last failure on a thread is `mss_last_error_message`.
 //!
 //! The library picks the backends: software identities (PKCS#12 / PEM) from `mss-token`
@@ -27,6 +29,7 @@ pub mod identity;
 pub mod ops;
 pub mod report;
 pub mod status;
+pub mod stream;
 
 pub use buffer::*;
 pub use context::*;
@@ -34,6 +37,7 @@ pub use identity::*;
 pub use ops::*;
 pub use report::*;
 pub use status::*;
+pub use stream::*;
 
 use std::ffi::c_char;
 

@@ -26,8 +26,9 @@ pub const MSS_SIGN_SHA512: u32 = 8;
 /// widely read, RSA PKCS#1 v1.5.
 pub const MSS_ENCRYPT_OAEP: u32 = 0x100;
 
-const SIGN_FLAGS: u32 = MSS_SIGN_OPAQUE | MSS_SIGN_PSS | MSS_SIGN_SHA384 | MSS_SIGN_SHA512;
-const ENCRYPT_FLAGS: u32 = MSS_ENCRYPT_OAEP;
+pub(crate) const SIGN_FLAGS: u32 =
+    MSS_SIGN_OPAQUE | MSS_SIGN_PSS | MSS_SIGN_SHA384 | MSS_SIGN_SHA512;
+pub(crate) const ENCRYPT_FLAGS: u32 = MSS_ENCRYPT_OAEP;
 
 /// Content ciphers for the `cipher` argument of the encrypting calls.
 #[repr(u32)]
@@ -62,7 +63,7 @@ fn cipher(value: u32) -> Result<ContentCipher, Failure> {
     })
 }
 
-fn check_flags(flags: u32, allowed: u32) -> Result<(), Failure> {
+pub(crate) fn check_flags(flags: u32, allowed: u32) -> Result<(), Failure> {
     if flags & !allowed != 0 {
         return Err(Failure::invalid(format!(
             "unknown flags {:#x}",
@@ -72,7 +73,7 @@ fn check_flags(flags: u32, allowed: u32) -> Result<(), Failure> {
     Ok(())
 }
 
-fn sign_options(ctx: &mss_context, flags: u32) -> Result<SignOptions<'static>, Failure> {
+pub(crate) fn sign_options(ctx: &mss_context, flags: u32) -> Result<SignOptions<'static>, Failure> {
     let digest = match (flags & MSS_SIGN_SHA384 != 0, flags & MSS_SIGN_SHA512 != 0) {
         (false, false) => DigestAlgorithm::Sha256,
         (true, false) => DigestAlgorithm::Sha384,
@@ -95,7 +96,7 @@ fn sign_options(ctx: &mss_context, flags: u32) -> Result<SignOptions<'static>, F
     })
 }
 
-fn encrypt_options(
+pub(crate) fn encrypt_options(
     ctx: &mss_context,
     cipher_value: u32,
     flags: u32,
@@ -120,7 +121,7 @@ fn encrypt_options(
 ///
 /// `recipients` must be NULL (with `len == 0`) or point to `len` slices, each pointing to
 /// readable bytes.
-unsafe fn recipients(
+pub(crate) unsafe fn recipients(
     recipients: *const mss_slice,
     len: usize,
 ) -> Result<Vec<Certificate>, Failure> {
@@ -138,6 +139,78 @@ unsafe fn recipients(
         .collect()
 }
 
+/// The sender's certificate of `mss_encrypt`: from an identity or a certificate slice,
+/// exactly one of them non-NULL.
+///
+/// # Safety
+///
+/// `sender` NULL or a live identity; `sender_certificate` NULL or a slice of readable bytes.
+pub(crate) unsafe fn sender_certificate(
+    sender: *const mss_identity,
+    sender_certificate: *const mss_slice,
+) -> Result<Certificate, Failure> {
+    Ok(match (sender.is_null(), sender_certificate.is_null()) {
+        (true, true) => return Err(Failure::null("sender and sender_certificate")),
+        (false, false) => {
+            return Err(Failure::invalid(
+                "give either sender or sender_certificate, not both",
+            ));
+        }
+        // SAFETY: non-NULL and live per the caller.
+        (false, true) => identity_certificate(unsafe { handle(sender, "sender") }?)?.clone(),
+        (true, false) => {
+            // SAFETY: non-NULL, pointing to a slice of readable bytes per the caller.
+            let s = unsafe { *sender_certificate };
+            // SAFETY: per the caller.
+            let data = unsafe { bytes(s.data, s.len, "sender_certificate") }?;
+            parse_certificate(data, "sender_certificate")?
+        }
+    })
+}
+
+/// The decryption keys of `identities` (NULL when `len` is 0).
+///
+/// # Safety
+///
+/// `identities` NULL or `len` pointers, each NULL or a live identity, valid for `'a`.
+pub(crate) unsafe fn decryption_keys<'a>(
+    identities: *const *const mss_identity,
+    len: usize,
+) -> Result<Vec<&'a dyn mss::DecryptionKey>, Failure> {
+    // SAFETY: per the caller.
+    let ids = unsafe { array(identities, len, "identities") }?;
+    ids.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            // SAFETY: each pointer is NULL or a live identity per the caller.
+            unsafe { handle(*p, &format!("identities[{i}]")) }
+                .and_then(|id| id.inner.decryption_key().map_err(Failure::from))
+        })
+        .collect()
+}
+
+/// The facade's open options for `ctx`: its trust anchors, certificates, policy and
+/// revocation settings, with `http` fetching CRLs and OCSP answers.
+pub(crate) fn open_options<'a>(
+    ctx: &mss_context,
+    keys: Vec<&'a dyn mss::DecryptionKey>,
+    http: &'a mss::trust::HttpFetcher,
+) -> mss::OpenOptions<'a> {
+    let mut opts = mss::OpenOptions {
+        keys,
+        trust_anchors: ctx.trust_anchors.clone(),
+        extra_certs: ctx.extra_certs.clone(),
+        policy: ctx.policy(),
+        time: None,
+        ..Default::default()
+    };
+    opts.revocation.mode = ctx.revocation;
+    opts.revocation.soft_fail = ctx.revocation_soft_fail;
+    opts.revocation.fetcher = Some(http);
+    opts.revocation.ocsp = Some(http);
+    opts
+}
+
 /// Run `op` on `input` between the two progress calls and hand its bytes to `*out`.
 ///
 /// # Safety
@@ -149,9 +222,9 @@ unsafe fn produce(
     out: *mut *mut mss_buffer,
     op: impl FnOnce() -> Result<Vec<u8>, mss::Error>,
 ) -> Result<(), Failure> {
-    ctx.progress(0, input.len());
+    ctx.progress(0, input.len() as u64);
     let result = op()?;
-    ctx.progress(input.len(), input.len());
+    ctx.progress(input.len() as u64, input.len() as u64);
     // SAFETY: non-NULL and writable per the caller.
     unsafe { *out = Box::into_raw(mss_buffer::new(result)) };
     Ok(())
@@ -225,23 +298,8 @@ pub unsafe extern "C" fn mss_encrypt(
     guard(|| {
         // SAFETY: per the caller.
         let ctx = unsafe { context(ctx) }?;
-        let sender_cert = match (sender.is_null(), sender_certificate.is_null()) {
-            (true, true) => return Err(Failure::null("sender and sender_certificate")),
-            (false, false) => {
-                return Err(Failure::invalid(
-                    "give either sender or sender_certificate, not both",
-                ));
-            }
-            // SAFETY: non-NULL and live per the caller.
-            (false, true) => identity_certificate(unsafe { handle(sender, "sender") }?)?.clone(),
-            (true, false) => {
-                // SAFETY: non-NULL, pointing to a slice of readable bytes per the caller.
-                let s = unsafe { *sender_certificate };
-                // SAFETY: per the caller.
-                let data = unsafe { bytes(s.data, s.len, "sender_certificate") }?;
-                parse_certificate(data, "sender_certificate")?
-            }
-        };
+        // SAFETY: per the caller.
+        let sender_cert = unsafe { self::sender_certificate(sender, sender_certificate) }?;
         // SAFETY: per the caller.
         let recipients = unsafe { self::recipients(recipients, recipients_len) }?;
         // SAFETY: per the caller.
@@ -379,36 +437,16 @@ pub unsafe extern "C" fn mss_open(
         // SAFETY: per the caller.
         let ctx = unsafe { context(ctx) }?;
         // SAFETY: per the caller.
-        let ids = unsafe { array(identities, identities_len, "identities") }?;
-        let keys = ids
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                // SAFETY: each pointer is NULL or a live identity per the caller.
-                unsafe { handle(*p, &format!("identities[{i}]")) }
-                    .and_then(|id| id.inner.decryption_key().map_err(Failure::from))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let keys = unsafe { decryption_keys(identities, identities_len) }?;
         // SAFETY: per the caller.
         let msg = unsafe { bytes(msg, msg_len, "msg") }?;
         out_ptr(out_message, "out_message")?;
         out_ptr(out_report, "out_report")?;
         let http = mss::trust::HttpFetcher::default();
-        let mut opts = mss::OpenOptions {
-            keys,
-            trust_anchors: ctx.trust_anchors.clone(),
-            extra_certs: ctx.extra_certs.clone(),
-            policy: ctx.policy(),
-            time: None,
-            ..Default::default()
-        };
-        opts.revocation.mode = ctx.revocation;
-        opts.revocation.soft_fail = ctx.revocation_soft_fail;
-        opts.revocation.fetcher = Some(&http);
-        opts.revocation.ocsp = Some(&http);
-        ctx.progress(0, msg.len());
+        let opts = open_options(ctx, keys, &http);
+        ctx.progress(0, msg.len() as u64);
         let opened = mss::open(msg, &opts)?;
-        ctx.progress(msg.len(), msg.len());
+        ctx.progress(msg.len() as u64, msg.len() as u64);
         let message = mss_buffer::new(opened.message);
         let report = mss_report::new(opened.report);
         // SAFETY: both outputs are non-NULL and writable per the caller; nothing can fail

@@ -46,6 +46,14 @@ pub enum mss_status {
     /// A certificate argument is neither a DER certificate nor PEM `CERTIFICATE` blocks
     /// (or a single certificate was expected and there are several).
     MSS_INVALID_CERTIFICATE = 1008,
+    /// The read callback of a streaming call (`mss_*_stream`) returned an error code (or
+    /// claimed more bytes than asked): the operation stopped. `mss_last_error_message`
+    /// gives the code. Discard what was written.
+    MSS_READ_CALLBACK_FAILED = 1009,
+    /// The write callback of a streaming call returned an error code (or claimed 0 or
+    /// more bytes than given): the operation stopped. `mss_last_error_message` gives the
+    /// code. Discard what was written.
+    MSS_WRITE_CALLBACK_FAILED = 1010,
     /// The algorithm policy refuses the operation (e.g. producing 3DES under the standard
     /// policy; see `mss_context_set_policy`).
     MSS_POLICY_VIOLATION = 2001,
