@@ -22,6 +22,7 @@ use std::rc::Rc;
 use std::time::SystemTime;
 
 use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
 
 use mss_algs::keys::SigningKey;
 use mss_cms::enveloped::Recipient;
@@ -37,14 +38,18 @@ use crate::open::{Ctx, OpenOptions};
 use crate::report::{Layer, LayerKind, PartCoverage, Report};
 use crate::send::{EncryptOptions, SignOptions};
 
+pub use crate::stream_send::{
+    encrypt_message_stream, sign_and_encrypt_message_stream, sign_message_stream,
+};
+
 /// Largest header block read before a body.
 const MAX_HEADER_BLOCK: usize = 1024 * 1024;
 
 /// Counts the bytes read through it and reports them to a callback.
-struct Counting<'p, R> {
-    inner: R,
-    count: u64,
-    progress: &'p mut dyn FnMut(u64),
+pub(crate) struct Counting<'p, R> {
+    pub(crate) inner: R,
+    pub(crate) count: u64,
+    pub(crate) progress: &'p mut dyn FnMut(u64),
 }
 
 impl<R: Read> Read for Counting<'_, R> {
@@ -144,7 +149,9 @@ pub fn encrypt_stream(
 /// ends), writing an `application/pkcs7-mime` enveloped message to `out`: inside, a
 /// detached `multipart/signed` as [`crate::sign_and_encrypt`] writes it, or an opaque
 /// signed-data with `opts.sign.opaque` or when the entity declares a `binary` / `8bit`
-/// transfer encoding. The content is read once.
+/// transfer encoding. The content is read once. The entity is sent as it stands (no
+/// header protection): [`sign_and_encrypt_message_stream`] takes a draft and
+/// [`crate::MessageOptions`].
 #[allow(clippy::too_many_arguments)]
 pub fn sign_and_encrypt_stream(
     entity: &mut dyn Read,
@@ -154,6 +161,32 @@ pub fn sign_and_encrypt_stream(
     recipient_certs: &[Certificate],
     sender_encryption_cert: Option<&Certificate>,
     opts: &EncryptOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    sign_and_encrypt_stream_with(
+        entity,
+        out,
+        outer,
+        signer,
+        recipient_certs,
+        sender_encryption_cert,
+        opts,
+        Vec::new(),
+        progress,
+    )
+}
+
+/// [`sign_and_encrypt_stream`] with extra signed attributes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sign_and_encrypt_stream_with(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    recipient_certs: &[Certificate],
+    sender_encryption_cert: Option<&Certificate>,
+    opts: &EncryptOptions,
+    extra: Vec<Attribute>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
     let sender = sender_encryption_cert.unwrap_or_else(|| signer.certificate());
@@ -191,6 +224,7 @@ pub fn sign_and_encrypt_stream(
         &Headers::default(),
         signer,
         &sign_opts,
+        extra,
     )?;
     env.finish().map_err(io_error)?.finish().map_err(io_error)?;
     Ok(())
@@ -200,13 +234,27 @@ pub fn sign_and_encrypt_stream(
 /// writing to `out` a detached `multipart/signed` message, or with
 /// [`SignOptions::opaque`] an `application/pkcs7-mime; smime-type=signed-data` one.
 /// A detached signature of an entity declaring a `binary` or `8bit` transfer encoding
-/// is refused ([`Error::InvalidRequest`]).
+/// is refused ([`Error::InvalidRequest`]). The entity is sent as it stands (no header
+/// protection): [`sign_message_stream`] takes a draft and [`crate::MessageOptions`].
 pub fn sign_stream(
     entity: &mut dyn Read,
     out: &mut dyn Write,
     outer: &Headers,
     signer: &dyn SigningKey,
     opts: &SignOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    sign_stream_with(entity, out, outer, signer, opts, Vec::new(), progress)
+}
+
+/// [`sign_stream`] with extra signed attributes.
+pub(crate) fn sign_stream_with(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    opts: &SignOptions,
+    extra: Vec<Attribute>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
     let mut input = Counting {
@@ -226,7 +274,7 @@ pub fn sign_stream(
         ));
     }
     let mut whole = io::Cursor::new(block).chain(buffered);
-    sign_entity_stream(&mut whole, out, outer, signer, opts)
+    sign_entity_stream(&mut whole, out, outer, signer, opts, extra)
 }
 
 /// Does this header block declare a `binary` or `8bit` transfer encoding?
@@ -246,6 +294,7 @@ fn sign_entity_stream(
     outer: &Headers,
     signer: &dyn SigningKey,
     opts: &SignOptions,
+    extra: Vec<Attribute>,
 ) -> Result<(), Error> {
     let signers = [SignerSpec {
         key: signer,
@@ -260,12 +309,14 @@ fn sign_entity_stream(
         out.write_all(&pkcs7_head(outer, "signed-data"))
             .map_err(io_error)?;
         let mut signed = SignedWriter::new(Base64Writer::new(out), &signers, &params, opts.policy)
-            .map_err(cms)?;
+            .map_err(cms)?
+            .with_signed_attributes(extra);
         pump(input, &mut signed)?;
         signed.finish().map_err(cms)?.finish().map_err(io_error)?;
     } else {
-        let mut signed =
-            MultipartSignedWriter::new(out, outer, &signers, &params, opts.policy).map_err(cms)?;
+        let mut signed = MultipartSignedWriter::new(out, outer, &signers, &params, opts.policy)
+            .map_err(cms)?
+            .with_signed_attributes(extra);
         pump(input, &mut signed)?;
         signed.finish().map_err(cms)?;
     }
@@ -330,7 +381,7 @@ pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Rea
 }
 
 /// Read a header block (up to and including the blank line) from `r`.
-fn read_header_block(r: &mut dyn BufRead) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_header_block(r: &mut dyn BufRead) -> Result<Vec<u8>, Error> {
     let mut block = Vec::new();
     loop {
         let start = block.len();

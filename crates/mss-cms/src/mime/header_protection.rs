@@ -158,7 +158,22 @@ pub fn protect(
     mode: HpMode,
 ) -> Result<(Headers, Vec<u8>), MimeError> {
     let (hb, body) = split_header_body(inner_entity);
-    let mut inner = Headers::parse(hb)?;
+    let (new_outer, mut entity) = protect_header_block(outer, hb, mode)?;
+    entity.extend_from_slice(body);
+    Ok((new_outer, entity))
+}
+
+/// The header part of [`protect`], for a payload whose body is not at hand (it is
+/// streamed, see `mss::stream`): `inner_header` is the entity's header section (its
+/// blank line may be included). Returns the header section to put outside and the
+/// protected entity's header section followed by its blank line; the body goes after
+/// it unchanged.
+pub fn protect_header_block(
+    outer: &Headers,
+    inner_header: &[u8],
+    mode: HpMode,
+) -> Result<(Headers, Vec<u8>), MimeError> {
+    let mut inner = Headers::parse(inner_header)?;
     inner.fields.retain(|f| {
         let n = &f.name;
         !(n.eq_ignore_ascii_case("hp-outer") || n.eq_ignore_ascii_case("mime-version"))
@@ -196,10 +211,9 @@ pub fn protect(
     // Protected fields first, as a mail reader expects the message header there.
     protected.extend(inner.fields);
     let headers = Headers { fields: protected };
-    let mut entity = headers.to_bytes();
-    entity.extend_from_slice(b"\r\n");
-    entity.extend_from_slice(body);
-    Ok((new_outer, entity))
+    let mut block = headers.to_bytes();
+    block.extend_from_slice(b"\r\n");
+    Ok((new_outer, block))
 }
 
 fn unfold(raw: &[u8]) -> String {
