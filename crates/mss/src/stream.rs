@@ -334,7 +334,10 @@ fn is_content_field(name: &str) -> bool {
 /// MIME-Version) and a reader of the inner MIME entity to protect — the draft's
 /// Content-* fields (`text/plain` when it has none) and its body, base64-encoded on the
 /// fly unless the draft declares it `7bit`, `quoted-printable` or `base64` already (such
-/// a body, and a `text/*` body before encoding, gets CRLF line ends). The streaming counterpart of the
+/// a body, and a `text/*` body before encoding, gets CRLF line ends). A `multipart/*` or
+/// `message/*` body (which RFC 2045 §6.4 forbids to encode) is sent as it stands, its
+/// line ends made CRLF unless it is declared `binary`: its parts keep their own
+/// encodings (a mail client gives attachments base64). The streaming counterpart of the
 /// in-memory draft handling of [`crate::sign`] and [`crate::encrypt`], for bodies of
 /// any size.
 pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Read + 'r>), Error> {
@@ -358,7 +361,14 @@ pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Rea
     let cte = inner
         .get("content-transfer-encoding")
         .map(|v| v.trim().to_ascii_lowercase());
+    let composite = matches!(
+        inner.content_type().mime_type.as_str(),
+        "multipart" | "message"
+    );
     let body: Box<dyn Read + 'r> = match cte.as_deref() {
+        // A composite entity is never encoded as a whole.
+        Some("binary") if composite => Box::new(buffered),
+        _ if composite => Box::new(mss_cms::stream::CanonReader::new(buffered)),
         // Already 7-bit: only the line ends are made canonical (CRLF).
         Some("7bit" | "quoted-printable" | "base64") => {
             Box::new(mss_cms::stream::CanonReader::new(buffered))
