@@ -336,7 +336,10 @@ fn check_structure(
         );
         // Every difference is the sender's own obscuring.
         assert!(p.differences.iter().all(|d| d.expected), "{case}: {p:?}");
-        assert!(!opened.warnings.iter().any(|w| w.starts_with("header-")), "{case}");
+        assert!(
+            !opened.warnings.iter().any(|w| w.starts_with("header-")),
+            "{case}"
+        );
     }
     // The clear message shows the real Subject.
     let shown = opened
