@@ -1,8 +1,13 @@
 //! Streaming use cases: `io::Read` in, `io::Write` out, memory bounded whatever the
 //! size of the message (see [`mss_cms::stream`]).
 //!
-//! - [`encrypt_stream`] / [`sign_and_encrypt_stream`]: protect a MIME entity read from
-//!   a stream (opaque signing inside, `application/pkcs7-mime` enveloped outside);
+//! - [`sign_message_stream`] / [`encrypt_message_stream`] /
+//!   [`sign_and_encrypt_message_stream`]: send a draft read from a stream with the
+//!   [`crate::MessageOptions`] of the in-memory [`crate::sign_message`]… (RFC 9788
+//!   header protection, on by default when encrypting; an ESS receipt request): the
+//!   same structure, the body streamed (module `stream_send`);
+//! - [`sign_stream`] / [`encrypt_stream`] / [`sign_and_encrypt_stream`]: protect a MIME
+//!   entity read from a stream as it stands (no header protection);
 //! - [`open_stream`]: decrypt and verify an `application/pkcs7-mime` message (or a bare
 //!   BER/DER CMS object), writing the clear message as it comes, and return the same
 //!   [`Report`] as [`crate::open`].
@@ -12,9 +17,9 @@
 //! says whether to believe what was written. A progress callback receives the number
 //! of input bytes consumed so far.
 //!
-//! The input to protect is a MIME entity (header fields, blank line, body) sent as it
-//! stands: drafts that need re-encoding to 7 bits go through the in-memory
-//! [`crate::sign`] / [`crate::encrypt`] calls.
+//! A draft is read by [`draft_stream`] without reading its body: a body that needs
+//! re-encoding to 7 bits is base64-encoded on the fly (the in-memory calls may choose
+//! quoted-printable).
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, BufReader, Read, Write};
