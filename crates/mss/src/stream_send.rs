@@ -19,6 +19,7 @@
 use std::io::{self, BufReader, Read, Write};
 
 use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
 
 use mss_algs::keys::SigningKey;
 use mss_cms::mime::Headers;
@@ -37,16 +38,48 @@ use crate::stream::{
 /// rebuilt header section, then the rest of `entity` as it comes).
 fn protect_stream<'r>(
     outer: Headers,
-    entity: &'r mut dyn Read,
+    entity: Box<dyn Read + 'r>,
     mode: Option<HpMode>,
 ) -> Result<(Headers, Box<dyn Read + 'r>), Error> {
     let Some(mode) = mode else {
-        return Ok((outer, Box::new(entity)));
+        return Ok((outer, entity));
     };
     let mut buffered = BufReader::with_capacity(64 * 1024, entity);
     let block = read_header_block(&mut buffered)?;
     let (outer, block) = header_protection::protect_header_block(&outer, &block, mode)?;
     Ok((outer, Box::new(io::Cursor::new(block).chain(buffered))))
+}
+
+/// A draft made ready to send: the outer header section, a reader of the entity to
+/// sign or encrypt (headers protected as `msg` asks), the extra signed attributes.
+struct Prepared<'r> {
+    outer: Headers,
+    entity: Box<dyn Read + 'r>,
+    extra: Vec<Attribute>,
+}
+
+/// Read the draft's header section from `draft` (counted for `progress`) and apply
+/// `msg`: header protection for a message `encrypted` or not, and (when `signed`) the
+/// receipt request attribute, computed from the draft's own header fields as the
+/// in-memory path does.
+fn prepare<'r>(
+    draft: &'r mut Counting<'_, &mut dyn Read>,
+    msg: &MessageOptions,
+    encrypted: bool,
+    signed: bool,
+) -> Result<Prepared<'r>, Error> {
+    let (outer, entity) = draft_stream(draft)?;
+    let extra = if signed {
+        extra_attributes(msg, &outer)?
+    } else {
+        Vec::new()
+    };
+    let (outer, entity) = protect_stream(outer, entity, hp_mode(msg, encrypted))?;
+    Ok(Prepared {
+        outer,
+        entity,
+        extra,
+    })
 }
 
 /// Sign a draft (RFC 5322 header fields, blank line, body) read from `draft`, writing
@@ -69,10 +102,16 @@ pub fn sign_message_stream(
         count: 0,
         progress,
     };
-    let (outer, mut entity) = draft_stream(&mut input)?;
-    let extra = extra_attributes(msg, &outer)?;
-    let (outer, mut entity) = protect_stream(outer, &mut entity, hp_mode(msg, false))?;
-    sign_stream_with(&mut entity, out, &outer, signer, opts, extra, &mut |_| {})
+    let mut p = prepare(&mut input, msg, false, true)?;
+    sign_stream_with(
+        &mut p.entity,
+        out,
+        &p.outer,
+        signer,
+        opts,
+        p.extra,
+        &mut |_| {},
+    )
 }
 
 /// Encrypt a draft read from `draft` to `recipients` and the sender, writing the
@@ -95,12 +134,11 @@ pub fn encrypt_message_stream(
         count: 0,
         progress,
     };
-    let (outer, mut entity) = draft_stream(&mut input)?;
-    let (outer, mut entity) = protect_stream(outer, &mut entity, hp_mode(msg, true))?;
+    let mut p = prepare(&mut input, msg, true, false)?;
     encrypt_stream(
-        &mut entity,
+        &mut p.entity,
         out,
-        &outer,
+        &p.outer,
         recipients,
         sender,
         opts,
@@ -129,18 +167,16 @@ pub fn sign_and_encrypt_message_stream(
         count: 0,
         progress,
     };
-    let (outer, mut entity) = draft_stream(&mut input)?;
-    let extra = extra_attributes(msg, &outer)?;
-    let (outer, mut entity) = protect_stream(outer, &mut entity, hp_mode(msg, true))?;
+    let mut p = prepare(&mut input, msg, true, true)?;
     sign_and_encrypt_stream_with(
-        &mut entity,
+        &mut p.entity,
         out,
-        &outer,
+        &p.outer,
         signer,
         recipients,
         sender_encryption_cert,
         opts,
-        extra,
+        p.extra,
         &mut |_| {},
     )
 }

@@ -30,6 +30,18 @@ fn openssl(dir: &Path, args: &[&str]) -> Output {
     out
 }
 
+/// `mss open --identity bob.pem --trust ca.pem ARGS…`
+fn open_as_bob(dir: &Path, args: &[&str]) -> Output {
+    mss(
+        dir,
+        &[
+            &["open", "--identity", "bob.pem", "--trust", "ca.pem"],
+            args,
+        ]
+        .concat(),
+    )
+}
+
 fn ok(out: &Output, what: &str) {
     assert!(
         out.status.success(),
@@ -130,14 +142,9 @@ Content-Type: application/octet-stream\r\n\r\n"
     assert!(std::fs::read(d.join("body.bin")).expect("body") == content);
 
     // mss opens it while streaming, with a valid report.
-    let opened = mss(
+    let opened = open_as_bob(
         d,
         &[
-            "open",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
             "--stream",
             "--in",
             "sealed.eml",
@@ -153,14 +160,9 @@ Content-Type: application/octet-stream\r\n\r\n"
     let report = std::fs::read_to_string(d.join("report.json")).expect("report");
     assert!(report.contains("\"valid\""), "{report}");
     // The in-memory open recovers the protected headers.
-    let opened = mss(
+    let opened = open_as_bob(
         d,
         &[
-            "open",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
             "--in",
             "sealed.eml",
             "--out",
@@ -185,20 +187,9 @@ Content-Type: application/octet-stream\r\n\r\n"
     let i = bad.len() / 2;
     bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
     std::fs::write(d.join("bad.eml"), &bad).expect("write");
-    let failed = mss(
+    let failed = open_as_bob(
         d,
-        &[
-            "open",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
-            "--stream",
-            "--in",
-            "bad.eml",
-            "--out",
-            "bad-clear.eml",
-        ],
+        &["--stream", "--in", "bad.eml", "--out", "bad-clear.eml"],
     );
     assert_ne!(
         failed.status.code(),
@@ -207,20 +198,9 @@ Content-Type: application/octet-stream\r\n\r\n"
     );
     // A truncated message: an error, and no output file left behind.
     std::fs::write(d.join("cut.eml"), &bad[..bad.len() / 2]).expect("write");
-    let cut = mss(
+    let cut = open_as_bob(
         d,
-        &[
-            "open",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
-            "--stream",
-            "--in",
-            "cut.eml",
-            "--out",
-            "cut-clear.eml",
-        ],
+        &["--stream", "--in", "cut.eml", "--out", "cut-clear.eml"],
     );
     assert_ne!(cut.status.code(), Some(0));
     assert!(
