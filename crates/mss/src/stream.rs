@@ -52,9 +52,20 @@ const MAX_HEADER_BLOCK: usize = 1024 * 1024;
 
 /// Counts the bytes read through it and reports them to a callback.
 pub(crate) struct Counting<'p, R> {
-    pub(crate) inner: R,
-    pub(crate) count: u64,
-    pub(crate) progress: &'p mut dyn FnMut(u64),
+    inner: R,
+    count: u64,
+    progress: &'p mut dyn FnMut(u64),
+}
+
+impl<'p, R> Counting<'p, R> {
+    /// Count the bytes read from `inner`, from zero.
+    pub(crate) fn new(inner: R, progress: &'p mut dyn FnMut(u64)) -> Self {
+        Counting {
+            inner,
+            count: 0,
+            progress,
+        }
+    }
 }
 
 impl<R: Read> Read for Counting<'_, R> {

@@ -97,11 +97,7 @@ pub fn sign_message_stream(
     msg: &MessageOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
-    let mut input = Counting {
-        inner: draft,
-        count: 0,
-        progress,
-    };
+    let mut input = Counting::new(draft, progress);
     let mut p = prepare(&mut input, msg, false, true)?;
     sign_stream_with(
         &mut p.entity,
@@ -129,11 +125,7 @@ pub fn encrypt_message_stream(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
     check_no_receipt_request(msg)?;
-    let mut input = Counting {
-        inner: draft,
-        count: 0,
-        progress,
-    };
+    let mut input = Counting::new(draft, progress);
     let mut p = prepare(&mut input, msg, true, false)?;
     encrypt_stream(
         &mut p.entity,
@@ -162,11 +154,7 @@ pub fn sign_and_encrypt_message_stream(
     msg: &MessageOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
-    let mut input = Counting {
-        inner: draft,
-        count: 0,
-        progress,
-    };
+    let mut input = Counting::new(draft, progress);
     let mut p = prepare(&mut input, msg, true, true)?;
     sign_and_encrypt_stream_with(
         &mut p.entity,
