@@ -94,6 +94,8 @@ struct Recovered {
     protected_headers: Option<mss::ProtectedHeaders>,
     /// receipts_from, its list, receipts_to.
     receipt_requests: Vec<(String, Vec<String>, Vec<String>)>,
+    /// The displayed parts (path, content type) and the signatures covering them.
+    parts: Vec<(String, String, Vec<usize>)>,
 }
 
 fn recovered(message: &[u8], report: &Report) -> Recovered {
@@ -121,6 +123,11 @@ fn recovered(message: &[u8], report: &Report) -> Recovered {
                     r.receipts_to.clone(),
                 )
             })
+            .collect(),
+        parts: report
+            .parts
+            .iter()
+            .map(|p| (p.path.clone(), p.content_type.clone(), p.signed_by.clone()))
             .collect(),
     }
 }
@@ -349,6 +356,14 @@ fn check_structure(
         .map(|(_, v)| v.as_str());
     assert_ne!(shown, Some("[...]"), "{case}");
     assert_eq!(opened.encrypted, send.encrypts(), "{case}");
+    if case.starts_with("multipart") {
+        // Sent as a multipart (never base64-encoded whole): its parts are analysed.
+        assert!(
+            opened.parts.iter().any(|p| p.1 == "application/pdf"),
+            "{case}: {:?}",
+            opened.parts
+        );
+    }
     if send.signs() {
         assert_eq!(opened.signatures, [SignatureStatus::Valid], "{case}");
     }

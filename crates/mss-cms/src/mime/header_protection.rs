@@ -548,6 +548,22 @@ Subject: DUPONT Jean 01/02/1960\r\nKeywords: cr\r\nMessage-ID: <1@example.test>\
     }
 
     #[test]
+    fn the_header_block_alone_gives_the_same_entity() {
+        for mode in [HpMode::Cipher, HpMode::Clear] {
+            let (outer_a, whole) = protect(&outer(), INNER, mode).unwrap();
+            let (hb, body) = split_header_body(INNER);
+            // With or without its blank line, as a streaming reader hands it over.
+            let with_blank = &INNER[..INNER.len() - body.len()];
+            for block in [hb, with_blank] {
+                let (outer_b, head) = protect_header_block(&outer(), block, mode).unwrap();
+                assert_eq!(outer_b, outer_a);
+                assert!(head.ends_with(b"\r\n\r\n"));
+                assert_eq!([head.as_slice(), body].concat(), whole);
+            }
+        }
+    }
+
+    #[test]
     fn an_existing_hp_marking_is_replaced() {
         let marked = b"Content-Type: text/plain; hp=\"clear\"\r\nHP-Outer: Subject: x\r\n\r\nbody";
         let (_, entity) = protect(&outer(), marked, HpMode::Cipher).unwrap();
