@@ -7,6 +7,9 @@
 //! - header protection: messages with protected headers (RFC 9788) still decrypt and
 //!   verify in OpenSSL and NSS, which see the protected header section as the start of
 //!   the inner entity.
+//!
+//! Each mss message is sent twice: in memory (`mss::*_message`) and streaming
+//! (`mss::stream::*_message_stream`, issue #9).
 
 use mss::{
     Certificate, DecryptionKey, EncryptOptions, MessageOptions, OpenOptions, ProtectHeaders,
@@ -31,6 +34,70 @@ fn opts<'a>(w: &Workdir, key: Option<&'a SoftwareIdentity>) -> OpenOptions<'a> {
         trust_anchors: vec![Certificate::from_der(&w.pki.ca_der).expect("CA")],
         ..OpenOptions::default()
     }
+}
+
+/// `mss::sign_message`, or its streaming counterpart when `streamed`.
+fn sign_message(
+    streamed: bool,
+    draft: &[u8],
+    signer: &SoftwareIdentity,
+    opts: &SignOptions,
+    msg: &MessageOptions,
+) -> Vec<u8> {
+    if !streamed {
+        return mss::sign_message(draft, signer, opts, msg).expect("sign_message");
+    }
+    let mut out = Vec::new();
+    mss::stream::sign_message_stream(&mut &draft[..], &mut out, signer, opts, msg, &mut |_| {})
+        .expect("sign_message_stream");
+    out
+}
+
+/// `mss::sign_and_encrypt_message` (or streaming) to `to`, default options.
+fn sign_and_encrypt(
+    streamed: bool,
+    draft: &[u8],
+    signer: &SoftwareIdentity,
+    to: &[Certificate],
+) -> Vec<u8> {
+    let (opts, msg) = (EncryptOptions::default(), MessageOptions::default());
+    if !streamed {
+        return mss::sign_and_encrypt_message(draft, signer, to, None, &opts, &msg)
+            .expect("sign_and_encrypt_message");
+    }
+    let mut out = Vec::new();
+    mss::stream::sign_and_encrypt_message_stream(
+        &mut &draft[..],
+        &mut out,
+        signer,
+        to,
+        None,
+        &opts,
+        &msg,
+        &mut |_| {},
+    )
+    .expect("sign_and_encrypt_message_stream");
+    out
+}
+
+/// `mss::encrypt_message` (or streaming) to `to`, default options.
+fn encrypt(streamed: bool, draft: &[u8], to: &[Certificate], sender: &Certificate) -> Vec<u8> {
+    let (opts, msg) = (EncryptOptions::default(), MessageOptions::default());
+    if !streamed {
+        return mss::encrypt_message(draft, to, sender, &opts, &msg).expect("encrypt_message");
+    }
+    let mut out = Vec::new();
+    mss::stream::encrypt_message_stream(
+        &mut &draft[..],
+        &mut out,
+        to,
+        sender,
+        &opts,
+        &msg,
+        &mut |_| {},
+    )
+    .expect("encrypt_message_stream");
+    out
 }
 
 fn draft(w: &Workdir, tag: &str) -> Vec<u8> {
@@ -118,8 +185,9 @@ fn openssl_rejects_an_mss_receipt_for_another_message() {
 fn mss_requests_a_receipt_openssl_answers_and_mss_verifies_it() {
     let w = Workdir::new();
     let alice = identity(&w.pki.alice);
-    for opaque in [false, true] {
-        let sent = mss::sign_message(
+    for (streamed, opaque) in [(false, false), (false, true), (true, false), (true, true)] {
+        let sent = sign_message(
+            streamed,
             &draft(&w, "mss-rr"),
             &alice,
             &SignOptions {
@@ -133,8 +201,7 @@ fn mss_requests_a_receipt_openssl_answers_and_mss_verifies_it() {
                 }),
                 ..MessageOptions::default()
             },
-        )
-        .unwrap();
+        );
         // OpenSSL reads our request: it prints it, and answers it.
         let s = w.write("mss-sent.eml", &sent);
         let printed = w.openssl(&["cms", "-cmsout", "-print", "-in", s.to_str().unwrap()]);
@@ -156,7 +223,11 @@ fn mss_requests_a_receipt_openssl_answers_and_mss_verifies_it() {
         let receipt = w.read("openssl-receipt.eml");
         assert!(contains(&receipt, b"signed-receipt"));
         let v = mss::verify_receipt(&receipt, &sent, &opts(&w, None)).unwrap();
-        assert_eq!(v.status, ReceiptStatus::Valid, "opaque {opaque}: {v:?}");
+        assert_eq!(
+            v.status,
+            ReceiptStatus::Valid,
+            "streamed {streamed}, opaque {opaque}: {v:?}"
+        );
         assert_eq!(
             v.signer.as_ref().unwrap().signer.email.as_deref(),
             Some(w.pki.bob.email.as_str())
@@ -220,15 +291,18 @@ fn an_openssl_receipt_checked_against_a_message_without_request_is_unrelated() {
 fn protected_signed_and_encrypted_messages_open_in_openssl() {
     let w = Workdir::new();
     let alice = identity(&w.pki.alice);
-    let d = draft(&w, "hp-sign-enc");
-    let sent = mss::sign_and_encrypt(
-        &d,
-        &alice,
-        &[cert(&w.pki.bob)],
-        None,
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    for streamed in [false, true] {
+        protected_signed_and_encrypted_message_opens_in_openssl(&w, &alice, streamed);
+    }
+}
+
+fn protected_signed_and_encrypted_message_opens_in_openssl(
+    w: &Workdir,
+    alice: &SoftwareIdentity,
+    streamed: bool,
+) {
+    let d = draft(w, "hp-sign-enc");
+    let sent = sign_and_encrypt(streamed, &d, alice, &[cert(&w.pki.bob)]);
     let top = mime::parse(&sent);
     assert_eq!(top.header("Subject"), Some("[...]"));
     let signed = w
@@ -251,15 +325,16 @@ fn protected_signed_and_encrypted_messages_open_in_openssl() {
 
 #[test]
 fn protected_encrypted_messages_open_in_openssl_and_nss() {
+    for streamed in [false, true] {
+        protected_encrypted_message_opens_in_openssl_and_nss(streamed);
+    }
+}
+
+fn protected_encrypted_message_opens_in_openssl_and_nss(streamed: bool) {
     let w = Workdir::new();
     let d = draft(&w, "hp-enc");
-    let sent = mss::encrypt(
-        &d,
-        &[cert(&w.pki.bob)],
-        &cert(&w.pki.alice),
-        &EncryptOptions::default(),
-    )
-    .unwrap();
+    let sent = encrypt(streamed, &d, &[cert(&w.pki.bob)], &cert(&w.pki.alice));
+    assert_eq!(mime::parse(&sent).header("Subject"), Some("[...]"));
     let got = w
         .openssl_decrypt(&sent, "bob")
         .unwrap_or_else(|e| panic!("OpenSSL cannot decrypt: {e}"));
@@ -281,8 +356,9 @@ fn protected_encrypted_messages_open_in_openssl_and_nss() {
 fn protected_signed_only_messages_verify_in_openssl() {
     let w = Workdir::new();
     let alice = identity(&w.pki.alice);
-    for opaque in [false, true] {
-        let sent = mss::sign_message(
+    for (streamed, opaque) in [(false, false), (false, true), (true, false), (true, true)] {
+        let sent = sign_message(
+            streamed,
             &draft(&w, "hp-clear"),
             &alice,
             &SignOptions {
@@ -293,11 +369,10 @@ fn protected_signed_only_messages_verify_in_openssl() {
                 protect_headers: ProtectHeaders::Always,
                 ..MessageOptions::default()
             },
-        )
-        .unwrap();
-        let content = w
-            .openssl_verify(&sent)
-            .unwrap_or_else(|e| panic!("OpenSSL rejects (opaque {opaque}): {e}"));
+        );
+        let content = w.openssl_verify(&sent).unwrap_or_else(|e| {
+            panic!("OpenSSL rejects (streamed {streamed}, opaque {opaque}): {e}")
+        });
         let inner = mime::parse(&content);
         assert_eq!(inner.header("Subject"), Some("CR DUPONT Jean hp-clear"));
         assert!(inner.param("hp").is_some_and(|v| v == "clear"));

@@ -148,12 +148,24 @@ pub fn sign_digests(
     params: &SignParams,
     policy: &dyn Policy,
 ) -> Result<Vec<u8>, CmsError> {
+    sign_digests_with_attributes(digests, signers, params, &[], policy)
+}
+
+/// [`sign_digests`] with extra signed attributes (a `receiptRequest`…) for every
+/// signer, as [`sign_with_attributes`] adds them.
+pub fn sign_digests_with_attributes(
+    digests: &[(DigestAlgorithm, Vec<u8>)],
+    signers: &[SignerSpec<'_>],
+    params: &SignParams,
+    extra_attrs: &[Attribute],
+    policy: &dyn Policy,
+) -> Result<Vec<u8>, CmsError> {
     sign_source(
         Signed::Digests(digests),
         oid::ID_DATA,
         signers,
         params,
-        &[],
+        extra_attrs,
         policy,
     )
 }

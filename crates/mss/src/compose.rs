@@ -126,10 +126,25 @@ fn receipt_request_attribute(req: &RequestReceipt, outer: &Headers) -> Result<At
     Ok(rr.to_attribute()?)
 }
 
-fn extra_attributes(opts: &MessageOptions, outer: &Headers) -> Result<Vec<Attribute>, Error> {
+/// The extra signed attributes `opts` asks for (a `receiptRequest`); `outer` is the
+/// draft's header section (its From stands for an empty receipt destination).
+pub(crate) fn extra_attributes(
+    opts: &MessageOptions,
+    outer: &Headers,
+) -> Result<Vec<Attribute>, Error> {
     match &opts.receipt_request {
         Some(r) => Ok(vec![receipt_request_attribute(r, outer)?]),
         None => Ok(Vec::new()),
+    }
+}
+
+/// Which header protection `opts` asks for on a message encrypted or not; `None`:
+/// none.
+pub(crate) fn hp_mode(opts: &MessageOptions, encrypted: bool) -> Option<HpMode> {
+    match (opts.protect_headers, encrypted) {
+        (ProtectHeaders::Never, _) | (ProtectHeaders::WhenEncrypting, false) => None,
+        (_, true) => Some(HpMode::Cipher),
+        (ProtectHeaders::Always, false) => Some(HpMode::Clear),
     }
 }
 
@@ -140,13 +155,21 @@ fn protect(
     encrypted: bool,
     opts: &MessageOptions,
 ) -> Result<(Headers, Vec<u8>), Error> {
-    let mode = match (opts.protect_headers, encrypted) {
-        (ProtectHeaders::Never, _) => return Ok((outer, inner)),
-        (ProtectHeaders::WhenEncrypting, false) => return Ok((outer, inner)),
-        (_, true) => HpMode::Cipher,
-        (ProtectHeaders::Always, false) => HpMode::Clear,
-    };
-    Ok(header_protection::protect(&outer, &inner, mode)?)
+    match hp_mode(opts, encrypted) {
+        None => Ok((outer, inner)),
+        Some(mode) => Ok(header_protection::protect(&outer, &inner, mode)?),
+    }
+}
+
+/// A receipt request needs a signature: the error of [`encrypt_message`] and its
+/// streaming counterpart when one is asked without signing.
+pub(crate) fn check_no_receipt_request(msg: &MessageOptions) -> Result<(), Error> {
+    if msg.receipt_request.is_some() {
+        return Err(Error::InvalidRequest(
+            "a signed receipt can only be requested on a signed message (sign and encrypt)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Sign a draft with message-level options: `hp="clear"` header protection with
@@ -173,11 +196,7 @@ pub fn encrypt_message(
     opts: &EncryptOptions,
     msg: &MessageOptions,
 ) -> Result<Vec<u8>, Error> {
-    if msg.receipt_request.is_some() {
-        return Err(Error::InvalidRequest(
-            "a signed receipt can only be requested on a signed message (sign and encrypt)".into(),
-        ));
-    }
+    check_no_receipt_request(msg)?;
     let (outer, inner) = mime::split_draft(draft)?;
     let (outer, inner) = protect(outer, inner, true, msg)?;
     envelope(

@@ -1,8 +1,13 @@
 //! Streaming use cases: `io::Read` in, `io::Write` out, memory bounded whatever the
 //! size of the message (see [`mss_cms::stream`]).
 //!
-//! - [`encrypt_stream`] / [`sign_and_encrypt_stream`]: protect a MIME entity read from
-//!   a stream (opaque signing inside, `application/pkcs7-mime` enveloped outside);
+//! - [`sign_message_stream`] / [`encrypt_message_stream`] /
+//!   [`sign_and_encrypt_message_stream`]: send a draft read from a stream with the
+//!   [`crate::MessageOptions`] of the in-memory [`crate::sign_message`]… (RFC 9788
+//!   header protection, on by default when encrypting; an ESS receipt request): the
+//!   same structure, the body streamed (module `stream_send`);
+//! - [`sign_stream`] / [`encrypt_stream`] / [`sign_and_encrypt_stream`]: protect a MIME
+//!   entity read from a stream as it stands (no header protection);
 //! - [`open_stream`]: decrypt and verify an `application/pkcs7-mime` message (or a bare
 //!   BER/DER CMS object), writing the clear message as it comes, and return the same
 //!   [`Report`] as [`crate::open`].
@@ -12,9 +17,9 @@
 //! says whether to believe what was written. A progress callback receives the number
 //! of input bytes consumed so far.
 //!
-//! The input to protect is a MIME entity (header fields, blank line, body) sent as it
-//! stands: drafts that need re-encoding to 7 bits go through the in-memory
-//! [`crate::sign`] / [`crate::encrypt`] calls.
+//! A draft is read by [`draft_stream`] without reading its body: a body that needs
+//! re-encoding to 7 bits is base64-encoded on the fly (the in-memory calls may choose
+//! quoted-printable).
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -22,6 +27,7 @@ use std::rc::Rc;
 use std::time::SystemTime;
 
 use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
 
 use mss_algs::keys::SigningKey;
 use mss_cms::enveloped::Recipient;
@@ -37,14 +43,29 @@ use crate::open::{Ctx, OpenOptions};
 use crate::report::{Layer, LayerKind, PartCoverage, Report};
 use crate::send::{EncryptOptions, SignOptions};
 
+pub use crate::stream_send::{
+    encrypt_message_stream, sign_and_encrypt_message_stream, sign_message_stream,
+};
+
 /// Largest header block read before a body.
 const MAX_HEADER_BLOCK: usize = 1024 * 1024;
 
 /// Counts the bytes read through it and reports them to a callback.
-struct Counting<'p, R> {
+pub(crate) struct Counting<'p, R> {
     inner: R,
     count: u64,
     progress: &'p mut dyn FnMut(u64),
+}
+
+impl<'p, R> Counting<'p, R> {
+    /// Count the bytes read from `inner`, from zero.
+    pub(crate) fn new(inner: R, progress: &'p mut dyn FnMut(u64)) -> Self {
+        Counting {
+            inner,
+            count: 0,
+            progress,
+        }
+    }
 }
 
 impl<R: Read> Read for Counting<'_, R> {
@@ -144,7 +165,9 @@ pub fn encrypt_stream(
 /// ends), writing an `application/pkcs7-mime` enveloped message to `out`: inside, a
 /// detached `multipart/signed` as [`crate::sign_and_encrypt`] writes it, or an opaque
 /// signed-data with `opts.sign.opaque` or when the entity declares a `binary` / `8bit`
-/// transfer encoding. The content is read once.
+/// transfer encoding. The content is read once. The entity is sent as it stands (no
+/// header protection): [`sign_and_encrypt_message_stream`] takes a draft and
+/// [`crate::MessageOptions`].
 #[allow(clippy::too_many_arguments)]
 pub fn sign_and_encrypt_stream(
     entity: &mut dyn Read,
@@ -154,6 +177,32 @@ pub fn sign_and_encrypt_stream(
     recipient_certs: &[Certificate],
     sender_encryption_cert: Option<&Certificate>,
     opts: &EncryptOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    sign_and_encrypt_stream_with(
+        entity,
+        out,
+        outer,
+        signer,
+        recipient_certs,
+        sender_encryption_cert,
+        opts,
+        Vec::new(),
+        progress,
+    )
+}
+
+/// [`sign_and_encrypt_stream`] with extra signed attributes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sign_and_encrypt_stream_with(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    recipient_certs: &[Certificate],
+    sender_encryption_cert: Option<&Certificate>,
+    opts: &EncryptOptions,
+    extra: Vec<Attribute>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
     let sender = sender_encryption_cert.unwrap_or_else(|| signer.certificate());
@@ -191,6 +240,7 @@ pub fn sign_and_encrypt_stream(
         &Headers::default(),
         signer,
         &sign_opts,
+        extra,
     )?;
     env.finish().map_err(io_error)?.finish().map_err(io_error)?;
     Ok(())
@@ -200,13 +250,27 @@ pub fn sign_and_encrypt_stream(
 /// writing to `out` a detached `multipart/signed` message, or with
 /// [`SignOptions::opaque`] an `application/pkcs7-mime; smime-type=signed-data` one.
 /// A detached signature of an entity declaring a `binary` or `8bit` transfer encoding
-/// is refused ([`Error::InvalidRequest`]).
+/// is refused ([`Error::InvalidRequest`]). The entity is sent as it stands (no header
+/// protection): [`sign_message_stream`] takes a draft and [`crate::MessageOptions`].
 pub fn sign_stream(
     entity: &mut dyn Read,
     out: &mut dyn Write,
     outer: &Headers,
     signer: &dyn SigningKey,
     opts: &SignOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    sign_stream_with(entity, out, outer, signer, opts, Vec::new(), progress)
+}
+
+/// [`sign_stream`] with extra signed attributes.
+pub(crate) fn sign_stream_with(
+    entity: &mut dyn Read,
+    out: &mut dyn Write,
+    outer: &Headers,
+    signer: &dyn SigningKey,
+    opts: &SignOptions,
+    extra: Vec<Attribute>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
     let mut input = Counting {
@@ -226,7 +290,7 @@ pub fn sign_stream(
         ));
     }
     let mut whole = io::Cursor::new(block).chain(buffered);
-    sign_entity_stream(&mut whole, out, outer, signer, opts)
+    sign_entity_stream(&mut whole, out, outer, signer, opts, extra)
 }
 
 /// Does this header block declare a `binary` or `8bit` transfer encoding?
@@ -246,6 +310,7 @@ fn sign_entity_stream(
     outer: &Headers,
     signer: &dyn SigningKey,
     opts: &SignOptions,
+    extra: Vec<Attribute>,
 ) -> Result<(), Error> {
     let signers = [SignerSpec {
         key: signer,
@@ -260,12 +325,14 @@ fn sign_entity_stream(
         out.write_all(&pkcs7_head(outer, "signed-data"))
             .map_err(io_error)?;
         let mut signed = SignedWriter::new(Base64Writer::new(out), &signers, &params, opts.policy)
-            .map_err(cms)?;
+            .map_err(cms)?
+            .with_signed_attributes(extra);
         pump(input, &mut signed)?;
         signed.finish().map_err(cms)?.finish().map_err(io_error)?;
     } else {
-        let mut signed =
-            MultipartSignedWriter::new(out, outer, &signers, &params, opts.policy).map_err(cms)?;
+        let mut signed = MultipartSignedWriter::new(out, outer, &signers, &params, opts.policy)
+            .map_err(cms)?
+            .with_signed_attributes(extra);
         pump(input, &mut signed)?;
         signed.finish().map_err(cms)?;
     }
@@ -283,7 +350,10 @@ fn is_content_field(name: &str) -> bool {
 /// MIME-Version) and a reader of the inner MIME entity to protect — the draft's
 /// Content-* fields (`text/plain` when it has none) and its body, base64-encoded on the
 /// fly unless the draft declares it `7bit`, `quoted-printable` or `base64` already (such
-/// a body, and a `text/*` body before encoding, gets CRLF line ends). The streaming counterpart of the
+/// a body, and a `text/*` body before encoding, gets CRLF line ends). A `multipart/*` or
+/// `message/*` body (which RFC 2045 §6.4 forbids to encode) is sent as it stands, its
+/// line ends made CRLF unless it is declared `binary`: its parts keep their own
+/// encodings (a mail client gives attachments base64). The streaming counterpart of the
 /// in-memory draft handling of [`crate::sign`] and [`crate::encrypt`], for bodies of
 /// any size.
 pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Read + 'r>), Error> {
@@ -307,7 +377,14 @@ pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Rea
     let cte = inner
         .get("content-transfer-encoding")
         .map(|v| v.trim().to_ascii_lowercase());
+    let composite = matches!(
+        inner.content_type().mime_type.as_str(),
+        "multipart" | "message"
+    );
     let body: Box<dyn Read + 'r> = match cte.as_deref() {
+        // A composite entity is never encoded as a whole.
+        Some("binary") if composite => Box::new(buffered),
+        _ if composite => Box::new(mss_cms::stream::CanonReader::new(buffered)),
         // Already 7-bit: only the line ends are made canonical (CRLF).
         Some("7bit" | "quoted-printable" | "base64") => {
             Box::new(mss_cms::stream::CanonReader::new(buffered))
@@ -330,7 +407,7 @@ pub fn draft_stream<'r>(input: &'r mut dyn Read) -> Result<(Headers, Box<dyn Rea
 }
 
 /// Read a header block (up to and including the blank line) from `r`.
-fn read_header_block(r: &mut dyn BufRead) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_header_block(r: &mut dyn BufRead) -> Result<Vec<u8>, Error> {
     let mut block = Vec::new();
     loop {
         let start = block.len();

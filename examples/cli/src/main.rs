@@ -503,7 +503,7 @@ fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
         .as_deref()
         .ok_or_else(|| Failure::new(exit::USAGE, "--identity ID is required"))?;
     let msg = receipt::message_options(&a.hp, &a.receipt);
-    let stream = streaming::use_stream(&a.io, &msg, false)?;
+    let stream = streaming::wanted(&a.io);
     let input = if stream {
         Vec::new()
     } else {
@@ -522,7 +522,8 @@ fn sign_cmd(a: SignArgs) -> Result<(), Failure> {
         policy: policy(a.allow_legacy),
     };
     if stream {
-        return streaming::sign(&a.io, id.signing_key().map_err(card_failure)?, &opts);
+        let signer = id.signing_key().map_err(card_failure)?;
+        return streaming::sign(&a.io, signer, &opts, &msg);
     }
     let out = mss::sign_message(&input, id.signing_key().map_err(card_failure)?, &opts, &msg)?;
     write_output(&a.io.output, &out)
@@ -563,7 +564,7 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
         a.missing_guidance.as_deref(),
     )?);
     let sender_cert = a.sender_cert.as_deref().map(load_one_cert).transpose()?;
-    let stream = streaming::use_stream(&a.io, &msg, true)?;
+    let stream = streaming::wanted(&a.io);
     let input = if stream {
         Vec::new()
     } else {
@@ -604,14 +605,16 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
                 },
             };
             if stream {
-                return streaming::encrypt(&a.io, Some(signer), &recipients, own.as_ref(), &opts);
+                let own = own.as_ref();
+                return streaming::encrypt(&a.io, Some(signer), &recipients, own, &opts, &msg);
             }
             mss::sign_and_encrypt_message(&input, signer, &recipients, own.as_ref(), &opts, &msg)?
         }
         None => {
             let sender = sender_cert.ok_or_else(|| Failure::new(exit::USAGE, SENDER_NEEDED))?;
             if stream {
-                return streaming::encrypt(&a.io, None, &recipients, Some(&sender), &opts);
+                let sender = Some(&sender);
+                return streaming::encrypt(&a.io, None, &recipients, sender, &opts, &msg);
             }
             mss::encrypt_message(&input, &recipients, &sender, &opts, &msg)?
         }

@@ -1,8 +1,7 @@
 //! The streaming path of `mss sign`, `mss encrypt` and `mss open`. `sign` and
 //! `encrypt` take it for input files of [`THRESHOLD`] bytes or more, or with
-//! `--stream`, when the message needs nothing the streaming writers lack (header
-//! protection, a receipt request: see [`use_stream`]); `open` takes it only with
-//! `--stream` (the streamed open neither recovers protected headers nor analyses the
+//! `--stream`, with every send option (header protection, receipt requests: see
+//! [`wanted`]); `open` takes it only with `--stream` (the streamed open neither recovers protected headers nor analyses the
 //! parts inside the clear message: a multipart or message/* result carries the
 //! `parts-not-analysed` warning, which denies exit 0). The message goes
 //! through `mss::stream` in bounded memory; a progress bar is drawn on standard error
@@ -25,32 +24,9 @@ use crate::{Failure, Io, exit};
 /// Input files at least this large are streamed.
 pub const THRESHOLD: u64 = 8 * 1024 * 1024;
 
-/// Does `sign` (`encrypting` false) or `encrypt` take the streaming path? Header
-/// protection (RFC 9788) and receipt requests are not streamed yet: with them a large
-/// input is handled in memory, and an explicit `--stream` is a usage error that says so.
-pub fn use_stream(io: &Io, msg: &mss::MessageOptions, encrypting: bool) -> Result<bool, Failure> {
-    if !wanted(io) {
-        return Ok(false);
-    }
-    let protect = match msg.protect_headers {
-        mss::ProtectHeaders::Always => true,
-        mss::ProtectHeaders::WhenEncrypting => encrypting,
-        mss::ProtectHeaders::Never => false,
-    };
-    if !protect && msg.receipt_request.is_none() {
-        return Ok(true);
-    }
-    if io.stream {
-        return Err(Failure::new(
-            exit::USAGE,
-            "--stream does not protect headers or request receipts yet: add \
-             --no-protect-headers (and leave out --request-receipt), or leave out --stream",
-        ));
-    }
-    Ok(false)
-}
-
-/// Is streaming asked for, or is the input file large enough for it?
+/// Do `sign`, `encrypt` (and `open`) take the streaming path: is streaming asked for,
+/// or is the input file large enough for it? Every send option streams (header
+/// protection and receipt requests too, through `mss::stream::*_message_stream`).
 pub fn wanted(io: &Io) -> bool {
     if io.stream {
         return true;
@@ -184,20 +160,25 @@ impl Output {
     }
 }
 
-/// `mss sign` on a stream.
-pub fn sign(io: &Io, signer: &dyn mss::SigningKey, opts: &mss::SignOptions) -> Result<(), Failure> {
+/// `mss sign` on a stream, with the message options (`--protect-headers`,
+/// `--request-receipt`).
+pub fn sign(
+    io: &Io,
+    signer: &dyn mss::SigningKey,
+    opts: &mss::SignOptions,
+    msg: &mss::MessageOptions,
+) -> Result<(), Failure> {
     let mut input = Input::open(&io.input)?;
     let mut output = Output::new(&io.output, false)?;
     {
         let mut progress = Counter::default();
         let mut wrapped = progress.wrap(&mut input);
-        let (outer, mut entity) = mss::stream::draft_stream(&mut wrapped)?;
-        mss::stream::sign_stream(
-            &mut entity,
+        mss::stream::sign_message_stream(
+            &mut wrapped,
             output.writer(),
-            &outer,
             signer,
             opts,
+            msg,
             &mut |_| {},
         )?;
     }
@@ -205,40 +186,41 @@ pub fn sign(io: &Io, signer: &dyn mss::SigningKey, opts: &mss::SignOptions) -> R
     output.commit()
 }
 
-/// `mss encrypt` on a stream (`signer`: sign first).
+/// `mss encrypt` on a stream (`signer`: sign first), with the message options
+/// (header protection by default, `--request-receipt` with a signer).
 pub fn encrypt(
     io: &Io,
     signer: Option<&dyn mss::SigningKey>,
     recipients: &[mss::Certificate],
     own: Option<&mss::Certificate>,
     opts: &mss::EncryptOptions,
+    msg: &mss::MessageOptions,
 ) -> Result<(), Failure> {
     let mut input = Input::open(&io.input)?;
     let mut output = Output::new(&io.output, false)?;
     {
         let mut progress = Counter::default();
         let mut wrapped = progress.wrap(&mut input);
-        let (outer, mut entity) = mss::stream::draft_stream(&mut wrapped)?;
         match signer {
-            Some(s) => mss::stream::sign_and_encrypt_stream(
-                &mut entity,
+            Some(s) => mss::stream::sign_and_encrypt_message_stream(
+                &mut wrapped,
                 output.writer(),
-                &outer,
                 s,
                 recipients,
                 own,
                 opts,
+                msg,
                 &mut |_| {},
             )?,
             None => {
                 let sender = own.ok_or_else(|| Failure::new(exit::USAGE, crate::SENDER_NEEDED))?;
-                mss::stream::encrypt_stream(
-                    &mut entity,
+                mss::stream::encrypt_message_stream(
+                    &mut wrapped,
                     output.writer(),
-                    &outer,
                     recipients,
                     sender,
                     opts,
+                    msg,
                     &mut |_| {},
                 )?
             }

@@ -1,5 +1,7 @@
 //! `mss sign|encrypt --request-receipt`, `--protect-headers` / `--no-protect-headers`,
-//! `mss receipt create|verify` and `mss mdn create|verify`, run as processes.
+//! `mss receipt create|verify` and `mss mdn create|verify`, run as processes. The
+//! header protection and receipt request sends run twice: in memory and with
+//! `--stream` (issue #9).
 //!
 //! The identities come from `mss demo --dir` (a throwaway CA, Alice and Bob as PEM
 //! identities), made once per test binary; each test works in its own directory.
@@ -101,20 +103,38 @@ fn draft(tag: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The send flags with `--stream` added, or not.
+fn streaming(args: &[&'static str], stream: bool) -> Vec<&'static str> {
+    let mut v = args.to_vec();
+    if stream {
+        v.insert(1, "--stream");
+    }
+    v
+}
+
 #[test]
 fn encrypt_protects_headers_by_default_and_can_be_told_not_to() {
+    for stream in [false, true] {
+        encrypt_protects_headers(stream);
+    }
+}
+
+fn encrypt_protects_headers(stream: bool) {
     let d = Dir::new();
     d.write("draft.eml", &draft("hp"));
-    let enc = [
-        "encrypt",
-        "--to",
-        "bob.pem",
-        "--sign-with",
-        "alice.pem",
-        "--in",
-        "draft.eml",
-        "--out",
-    ];
+    let enc = streaming(
+        &[
+            "encrypt",
+            "--to",
+            "bob.pem",
+            "--sign-with",
+            "alice.pem",
+            "--in",
+            "draft.eml",
+            "--out",
+        ],
+        stream,
+    );
     d.expect(&[&enc[..], &["sent.eml"]].concat(), 0);
     let sent = text(&d.read("sent.eml"));
     assert!(sent.contains("Subject: [...]"), "{sent}");
@@ -141,6 +161,12 @@ fn encrypt_protects_headers_by_default_and_can_be_told_not_to() {
         0,
     );
     assert!(text(&d.read("plain.eml")).contains("Subject: CR DUPONT Jean hp"));
+    // Protected headers and a receipt request together.
+    d.expect(&[&enc[..], &["rr.eml", "--request-receipt"]].concat(), 0);
+    let out = d.trusting(&["open"], "bob.pem", &["--in", "rr.eml"], 0);
+    let err = text(&out.stderr);
+    assert!(err.contains("protected headers: hp-cipher"), "{err}");
+    assert!(err.contains("signed receipt requested (all)"), "{err}");
     // The two flags contradict each other: a usage error.
     d.expect(
         &[
@@ -154,19 +180,28 @@ fn encrypt_protects_headers_by_default_and_can_be_told_not_to() {
 
 #[test]
 fn signed_only_with_protect_headers_flags_a_changed_subject() {
+    for stream in [false, true] {
+        signed_only_with_protect_headers(stream);
+    }
+}
+
+fn signed_only_with_protect_headers(stream: bool) {
     let d = Dir::new();
     d.write("draft.eml", &draft("clear"));
     d.expect(
-        &[
-            "sign",
-            "--identity",
-            "alice.pem",
-            "--protect-headers",
-            "--in",
-            "draft.eml",
-            "--out",
-            "signed.eml",
-        ],
+        &streaming(
+            &[
+                "sign",
+                "--identity",
+                "alice.pem",
+                "--protect-headers",
+                "--in",
+                "draft.eml",
+                "--out",
+                "signed.eml",
+            ],
+            stream,
+        ),
         0,
     );
     let signed = text(&d.read("signed.eml"));
@@ -201,21 +236,30 @@ fn signed_only_with_protect_headers_flags_a_changed_subject() {
 
 #[test]
 fn receipt_request_create_and_verify() {
+    for stream in [false, true] {
+        receipt_request(stream);
+    }
+}
+
+fn receipt_request(stream: bool) {
     let d = Dir::new();
     d.write("draft.eml", &draft("rr"));
     d.expect(
-        &[
-            "sign",
-            "--identity",
-            "alice.pem",
-            "--request-receipt",
-            "--receipt-from",
-            BOB,
-            "--in",
-            "draft.eml",
-            "--out",
-            "sent.eml",
-        ],
+        &streaming(
+            &[
+                "sign",
+                "--identity",
+                "alice.pem",
+                "--request-receipt",
+                "--receipt-from",
+                BOB,
+                "--in",
+                "draft.eml",
+                "--out",
+                "sent.eml",
+            ],
+            stream,
+        ),
         0,
     );
     let out = d.expect(&["open", "--trust", "ca.pem", "--in", "sent.eml"], 0);
@@ -286,16 +330,19 @@ fn receipt_request_create_and_verify() {
     // Against another message: 10.
     d.write("other.eml", &draft("other"));
     d.expect(
-        &[
-            "sign",
-            "--identity",
-            "alice.pem",
-            "--request-receipt",
-            "--in",
-            "other.eml",
-            "--out",
-            "other-sent.eml",
-        ],
+        &streaming(
+            &[
+                "sign",
+                "--identity",
+                "alice.pem",
+                "--request-receipt",
+                "--in",
+                "other.eml",
+                "--out",
+                "other-sent.eml",
+            ],
+            stream,
+        ),
         0,
     );
     let out = d.expect(
@@ -314,16 +361,19 @@ fn receipt_request_create_and_verify() {
     assert!(text(&out.stderr).contains("UNRELATED"));
     // A receipt request without a signature is a usage error.
     d.expect(
-        &[
-            "encrypt",
-            "--to",
-            "bob.pem",
-            "--sender-cert",
-            "alice.pem",
-            "--request-receipt",
-            "--in",
-            "draft.eml",
-        ],
+        &streaming(
+            &[
+                "encrypt",
+                "--to",
+                "bob.pem",
+                "--sender-cert",
+                "alice.pem",
+                "--request-receipt",
+                "--in",
+                "draft.eml",
+            ],
+            stream,
+        ),
         2,
     );
 }

@@ -1,7 +1,8 @@
 //! The CLI's streaming path (`--stream`; automatic for input files of 8 MiB or more
-//! when signing or encrypting without header protection or a receipt request): a 9 MiB
-//! draft signed and encrypted, then opened, by `mss` and checked with `openssl cms`; a
-//! tampered message leaves no output file; a streamed open of a multipart message is
+//! when signing or encrypting, with every send option): a 9 MiB draft signed and
+//! encrypted with the default options (RFC 9788 header protection, `hp="cipher"`),
+//! then opened, by `mss` and checked with `openssl cms`; a tampered message leaves no
+//! output file; a streamed open of a multipart message is
 //! never exit 0 (its parts are not analysed). Identities come from `mss demo --dir`.
 
 use std::path::Path;
@@ -27,6 +28,18 @@ fn openssl(dir: &Path, args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// `mss open --identity bob.pem --trust ca.pem ARGS…`
+fn open_as_bob(dir: &Path, args: &[&str]) -> Output {
+    mss(
+        dir,
+        &[
+            &["open", "--identity", "bob.pem", "--trust", "ca.pem"],
+            args,
+        ]
+        .concat(),
+    )
 }
 
 fn ok(out: &Output, what: &str) {
@@ -67,32 +80,20 @@ Content-Type: application/octet-stream\r\n\r\n"
             "big.eml",
             "--out",
             "sealed.eml",
-            // Header protection is not streamed yet: without this flag a large draft
-            // is encrypted in memory.
-            "--no-protect-headers",
         ],
     );
     ok(&sealed, "mss encrypt (streaming)");
-    // An explicit --stream with header protection on (the default) is refused, and
-    // says why.
-    let refused = mss(
-        d,
-        &[
-            "encrypt",
-            "--sign-with",
-            "alice.pem",
-            "--to",
-            "bob.pem",
-            "--in",
-            "big.eml",
-            "--out",
-            "refused.eml",
-            "--stream",
-        ],
-    );
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--no-protect-headers"));
-    assert!(!d.join("refused.eml").exists());
+    // Streamed (BER with indefinite lengths: base64 "MIAG" for 30 80 06, where the
+    // in-memory path writes DER), with the Subject obscured outside.
+    let sealed_msg = std::fs::read(d.join("sealed.eml")).expect("sealed");
+    let head_end = sealed_msg
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header block");
+    let head = String::from_utf8_lossy(&sealed_msg[..head_end]);
+    assert!(head.contains("\r\nSubject: [...]"), "{head}");
+    assert!(!head.contains("scan"), "{head}");
+    assert!(sealed_msg[head_end + 4..].starts_with(b"MIAG"));
     // OpenSSL decrypts, verifies, and finds the content.
     openssl(
         d,
@@ -127,19 +128,23 @@ Content-Type: application/octet-stream\r\n\r\n"
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .expect("header block");
+    // OpenSSL hands out the protected entity: the real Subject, the record of what was
+    // left outside, the hp="cipher" marking.
+    let protected = String::from_utf8_lossy(&entity[..at]);
+    assert!(protected.contains("Subject: scan\r\n"), "{protected}");
+    assert!(
+        protected.contains("HP-Outer: Subject: [...]"),
+        "{protected}"
+    );
+    assert!(protected.contains("hp=\"cipher\""), "{protected}");
     std::fs::write(d.join("body.b64"), &entity[at + 4..]).expect("body");
     openssl(d, &["base64", "-d", "-in", "body.b64", "-out", "body.bin"]);
     assert!(std::fs::read(d.join("body.bin")).expect("body") == content);
 
     // mss opens it while streaming, with a valid report.
-    let opened = mss(
+    let opened = open_as_bob(
         d,
         &[
-            "open",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
             "--stream",
             "--in",
             "sealed.eml",
@@ -154,6 +159,27 @@ Content-Type: application/octet-stream\r\n\r\n"
     assert!(clear.ends_with(&entity[at + 4..]));
     let report = std::fs::read_to_string(d.join("report.json")).expect("report");
     assert!(report.contains("\"valid\""), "{report}");
+    // The in-memory open recovers the protected headers.
+    let opened = open_as_bob(
+        d,
+        &[
+            "--in",
+            "sealed.eml",
+            "--out",
+            "clear-mem.eml",
+            "--report-json",
+            "report-mem.json",
+        ],
+    );
+    ok(&opened, "mss open (in memory)");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("report-mem.json")).expect("report"))
+            .expect("JSON");
+    assert_eq!(report["protected_headers"]["scheme"], "hp-cipher");
+    assert_eq!(report["signatures"][0]["status"], "valid");
+    let clear = std::fs::read(d.join("clear-mem.eml")).expect("clear");
+    assert!(clear.ends_with(&entity[at + 4..]));
+    assert!(String::from_utf8_lossy(&clear[..1000]).contains("Subject: scan\r\n"));
 
     // A changed byte in the middle: never a clean open (an error, or a report that is
     // not valid).
@@ -161,20 +187,9 @@ Content-Type: application/octet-stream\r\n\r\n"
     let i = bad.len() / 2;
     bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
     std::fs::write(d.join("bad.eml"), &bad).expect("write");
-    let failed = mss(
+    let failed = open_as_bob(
         d,
-        &[
-            "open",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
-            "--stream",
-            "--in",
-            "bad.eml",
-            "--out",
-            "bad-clear.eml",
-        ],
+        &["--stream", "--in", "bad.eml", "--out", "bad-clear.eml"],
     );
     assert_ne!(
         failed.status.code(),
@@ -183,20 +198,9 @@ Content-Type: application/octet-stream\r\n\r\n"
     );
     // A truncated message: an error, and no output file left behind.
     std::fs::write(d.join("cut.eml"), &bad[..bad.len() / 2]).expect("write");
-    let cut = mss(
+    let cut = open_as_bob(
         d,
-        &[
-            "open",
-            "--identity",
-            "bob.pem",
-            "--trust",
-            "ca.pem",
-            "--stream",
-            "--in",
-            "cut.eml",
-            "--out",
-            "cut-clear.eml",
-        ],
+        &["--stream", "--in", "cut.eml", "--out", "cut-clear.eml"],
     );
     assert_ne!(cut.status.code(), Some(0));
     assert!(

@@ -158,7 +158,22 @@ pub fn protect(
     mode: HpMode,
 ) -> Result<(Headers, Vec<u8>), MimeError> {
     let (hb, body) = split_header_body(inner_entity);
-    let mut inner = Headers::parse(hb)?;
+    let (new_outer, mut entity) = protect_header_block(outer, hb, mode)?;
+    entity.extend_from_slice(body);
+    Ok((new_outer, entity))
+}
+
+/// The header part of [`protect`], for a payload whose body is not at hand (it is
+/// streamed, see `mss::stream`): `inner_header` is the entity's header section (its
+/// blank line may be included). Returns the header section to put outside and the
+/// protected entity's header section followed by its blank line; the body goes after
+/// it unchanged.
+pub fn protect_header_block(
+    outer: &Headers,
+    inner_header: &[u8],
+    mode: HpMode,
+) -> Result<(Headers, Vec<u8>), MimeError> {
+    let mut inner = Headers::parse(inner_header)?;
     inner.fields.retain(|f| {
         let n = &f.name;
         !(n.eq_ignore_ascii_case("hp-outer") || n.eq_ignore_ascii_case("mime-version"))
@@ -196,10 +211,9 @@ pub fn protect(
     // Protected fields first, as a mail reader expects the message header there.
     protected.extend(inner.fields);
     let headers = Headers { fields: protected };
-    let mut entity = headers.to_bytes();
-    entity.extend_from_slice(b"\r\n");
-    entity.extend_from_slice(body);
-    Ok((new_outer, entity))
+    let mut block = headers.to_bytes();
+    block.extend_from_slice(b"\r\n");
+    Ok((new_outer, block))
 }
 
 fn unfold(raw: &[u8]) -> String {
@@ -531,6 +545,22 @@ Subject: DUPONT Jean 01/02/1960\r\nKeywords: cr\r\nMessage-ID: <1@example.test>\
         let rec = recover(&entity).unwrap().unwrap().hp_outer.unwrap();
         assert!(compare(&new_outer, &rec).is_empty());
         assert_eq!(rec.get("To"), outer.get("To"));
+    }
+
+    #[test]
+    fn the_header_block_alone_gives_the_same_entity() {
+        for mode in [HpMode::Cipher, HpMode::Clear] {
+            let (outer_a, whole) = protect(&outer(), INNER, mode).unwrap();
+            let (hb, body) = split_header_body(INNER);
+            // With or without its blank line, as a streaming reader hands it over.
+            let with_blank = &INNER[..INNER.len() - body.len()];
+            for block in [hb, with_blank] {
+                let (outer_b, head) = protect_header_block(&outer(), block, mode).unwrap();
+                assert_eq!(outer_b, outer_a);
+                assert!(head.ends_with(b"\r\n\r\n"));
+                assert_eq!([head.as_slice(), body].concat(), whole);
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::io::{self, Read, Write};
 use mss_algs::digest::DigestAlgorithm;
 use mss_algs::policy::Policy;
 use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
 
 use super::hash::Hashing;
 use super::signed::StreamVerified;
@@ -46,6 +47,8 @@ pub struct MultipartSignedWriter<'a, W: Write> {
     signers: &'a [SignerSpec<'a>],
     params: SignParams,
     policy: &'a dyn Policy,
+    /// Extra signed attributes of every signer.
+    extra_attrs: Vec<Attribute>,
 }
 
 impl<W: Write> std::fmt::Debug for MultipartSignedWriter<'_, W> {
@@ -107,7 +110,15 @@ impl<'a, W: Write> MultipartSignedWriter<'a, W> {
                 ..params.clone()
             },
             policy,
+            extra_attrs: Vec::new(),
         })
+    }
+
+    /// Add extra signed attributes (a `receiptRequest`…) to every signer, as
+    /// [`signed::sign_with_attributes`] does; they are used by [`finish`](Self::finish).
+    pub fn with_signed_attributes(mut self, attrs: Vec<Attribute>) -> Self {
+        self.extra_attrs = attrs;
+        self
     }
 
     /// Sign (the keys are used here) and write the signature part; returns the inner
@@ -115,7 +126,13 @@ impl<'a, W: Write> MultipartSignedWriter<'a, W> {
     pub fn finish(mut self) -> Result<W, CmsError> {
         let e = |e: io::Error| CmsError::Encoding(e.to_string());
         let digests = self.hashing.finish()?;
-        let der = signed::sign_digests(&digests, self.signers, &self.params, self.policy)?;
+        let der = signed::sign_digests_with_attributes(
+            &digests,
+            self.signers,
+            &self.params,
+            &self.extra_attrs,
+            self.policy,
+        )?;
         let b = &self.boundary;
         let mut tail = format!("\r\n--{b}\r\n").into_bytes();
         tail.extend_from_slice(

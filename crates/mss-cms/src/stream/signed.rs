@@ -20,6 +20,7 @@ use mss_algs::digest::{DigestAlgorithm, Hasher};
 use mss_algs::oid;
 use mss_algs::policy::Policy;
 use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
 
 use super::ber::{self, BerReader, End, OctetStream};
 use super::enveloped::SEGMENT;
@@ -59,6 +60,8 @@ pub struct SignedWriter<'a, W: Write> {
     /// The version and digestAlgorithms TLVs written before the content.
     head: (Vec<u8>, Vec<u8>),
     pending: Vec<u8>,
+    /// Extra signed attributes of every signer.
+    extra_attrs: Vec<Attribute>,
 }
 
 impl<W: Write> std::fmt::Debug for SignedWriter<'_, W> {
@@ -110,7 +113,15 @@ impl<'a, W: Write> SignedWriter<'a, W> {
             policy,
             head: (version, algs),
             pending: Vec::with_capacity(SEGMENT),
+            extra_attrs: Vec::new(),
         })
+    }
+
+    /// Add extra signed attributes (a `receiptRequest`…) to every signer, as
+    /// [`signed::sign_with_attributes`] does; they are used by [`finish`](Self::finish).
+    pub fn with_signed_attributes(mut self, attrs: Vec<Attribute>) -> Self {
+        self.extra_attrs = attrs;
+        self
     }
 
     fn flush_segment(&mut self) -> io::Result<()> {
@@ -129,7 +140,13 @@ impl<'a, W: Write> SignedWriter<'a, W> {
         let e = |e: io::Error| CmsError::Encoding(e.to_string());
         self.flush_segment().map_err(e)?;
         let digests = self.hashing.finish()?;
-        let der = signed::sign_digests(&digests, self.signers, &self.params, self.policy)?;
+        let der = signed::sign_digests_with_attributes(
+            &digests,
+            self.signers,
+            &self.params,
+            &self.extra_attrs,
+            self.policy,
+        )?;
         let ci = ContentInfo::from_ber(&der)?;
         let h = inmem::read_header(&ci.content)?;
         let body = ci
