@@ -1093,9 +1093,9 @@ mss_status mss_sign_stream(const struct mss_context *ctx,
  * is read as in `mss_sign_stream`; `read`, `write`, `total`, progress and failures as
  * in `mss_sign_stream`.
  *
- * Unlike `mss_encrypt`, the streaming calls do not protect the header fields yet
- * (RFC 9788): the draft's Subject and other fields stay readable outside the
- * encryption. Use the in-memory calls for messages whose Subject is confidential.
+ * As `mss_encrypt`, the header fields are protected (RFC 9788 `hp="cipher"`: the outer
+ * Subject reads "[...]", `mss_open` / `mss_open_stream` restore it); only the header
+ * section is rebuilt, the body streams.
  *
  * # Safety
  *
@@ -1123,8 +1123,8 @@ mss_status mss_encrypt_stream(const struct mss_context *ctx,
  * Arguments as in `mss_sign_encrypt` (`flags`: `MSS_SIGN_*` and `MSS_ENCRYPT_OAEP`);
  * the draft is read as in `mss_sign_stream` (inside the encryption, a draft declaring
  * a `binary` or `8bit` body is signed opaque); `read`, `write`, `total`, progress and
- * failures as in `mss_sign_stream`. The header fields are not protected (RFC 9788) on
- * the streaming path yet: see `mss_encrypt_stream`.
+ * failures as in `mss_sign_stream`. The header fields are protected as by
+ * `mss_sign_encrypt` (see `mss_encrypt_stream`).
  *
  * # Safety
  *

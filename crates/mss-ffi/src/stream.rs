@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
 use std::io::{self, Read, Write};
 
+use mss::MessageOptions;
 use zeroize::Zeroizing;
 
 use crate::buffer::{handle, mss_slice, out_ptr};
@@ -323,8 +324,14 @@ pub unsafe extern "C" fn mss_sign_stream(
             write_userdata,
             total,
             |input, out| {
-                let (outer, mut entity) = mss::stream::draft_stream(input)?;
-                mss::stream::sign_stream(&mut entity, out, &outer, key, &opts, &mut |_| {})
+                mss::stream::sign_message_stream(
+                    input,
+                    out,
+                    key,
+                    &opts,
+                    &MessageOptions::default(),
+                    &mut |_| {},
+                )
             },
         )
     })
@@ -338,9 +345,9 @@ pub unsafe extern "C" fn mss_sign_stream(
 /// is read as in `mss_sign_stream`; `read`, `write`, `total`, progress and failures as
 /// in `mss_sign_stream`.
 ///
-/// Unlike `mss_encrypt`, the streaming calls do not protect the header fields yet
-/// (RFC 9788): the draft's Subject and other fields stay readable outside the
-/// encryption. Use the in-memory calls for messages whose Subject is confidential.
+/// As `mss_encrypt`, the header fields are protected (RFC 9788 `hp="cipher"`: the outer
+/// Subject reads "[...]", `mss_open` / `mss_open_stream` restore it); only the header
+/// section is rebuilt, the body streams.
 ///
 /// # Safety
 ///
@@ -379,14 +386,13 @@ pub unsafe extern "C" fn mss_encrypt_stream(
             write_userdata,
             total,
             |input, out| {
-                let (outer, mut entity) = mss::stream::draft_stream(input)?;
-                mss::stream::encrypt_stream(
-                    &mut entity,
+                mss::stream::encrypt_message_stream(
+                    input,
                     out,
-                    &outer,
                     &recipients,
                     &sender_cert,
                     &opts,
+                    &MessageOptions::default(),
                     &mut |_| {},
                 )
             },
@@ -401,8 +407,8 @@ pub unsafe extern "C" fn mss_encrypt_stream(
 /// Arguments as in `mss_sign_encrypt` (`flags`: `MSS_SIGN_*` and `MSS_ENCRYPT_OAEP`);
 /// the draft is read as in `mss_sign_stream` (inside the encryption, a draft declaring
 /// a `binary` or `8bit` body is signed opaque); `read`, `write`, `total`, progress and
-/// failures as in `mss_sign_stream`. The header fields are not protected (RFC 9788) on
-/// the streaming path yet: see `mss_encrypt_stream`.
+/// failures as in `mss_sign_stream`. The header fields are protected as by
+/// `mss_sign_encrypt` (see `mss_encrypt_stream`).
 ///
 /// # Safety
 ///
@@ -442,15 +448,14 @@ pub unsafe extern "C" fn mss_sign_encrypt_stream(
             write_userdata,
             total,
             |input, out| {
-                let (outer, mut entity) = mss::stream::draft_stream(input)?;
-                mss::stream::sign_and_encrypt_stream(
-                    &mut entity,
+                mss::stream::sign_and_encrypt_message_stream(
+                    input,
                     out,
-                    &outer,
                     key,
                     &recipients,
                     Some(own),
                     &opts,
+                    &MessageOptions::default(),
                     &mut |_| {},
                 )
             },

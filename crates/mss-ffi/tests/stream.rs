@@ -371,6 +371,9 @@ fn stream_encrypt_then_stream_open_round_trip() {
     let draft = Generated::bytes(300_000);
     let sent = streamed_to_bob(&ctx, &alice, &bob, &draft);
     assert!(contains(&sent, b"application/pkcs7-mime"));
+    // Header protection as in memory (RFC 9788): the Subject is hidden outside.
+    assert!(contains(&sent, b"Subject: [...]"));
+    assert!(!contains(&sent, b"imagerie"));
 
     let mut src = Source::bytes(&sent);
     src.chunk = 4093;
