@@ -43,6 +43,7 @@ mod recipients;
 mod report;
 mod send;
 pub mod stream;
+mod stream_parts;
 pub mod trust;
 
 pub use capabilities::{preferred_cipher, reply_cipher};
