@@ -418,22 +418,24 @@ fn is_smime_multipart_signed(h: &Headers) -> bool {
 /// it as covered by a signature it may hold. [`crate::open`] never gives it.
 pub const PARTS_NOT_ANALYSED: &str = "parts-not-analysed";
 
-/// Copy `r` to `w` in 64 KiB chunks, scanning what is written.
-fn pump_scan(
-    r: &mut dyn Read,
-    w: &mut dyn Write,
-    scanner: &mut crate::stream_parts::PartScanner<'_>,
-) -> Result<u64, Error> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = r.read(&mut buf).map_err(io_error)?;
-        if n == 0 {
-            return Ok(total);
+/// Writes to `out` and scans what is written; a scan error is kept for the caller.
+struct Tee<'o, 's, 'c> {
+    out: &'o mut dyn Write,
+    scanner: &'s mut crate::stream_parts::PartScanner<'c>,
+    error: Option<Error>,
+}
+
+impl Write for Tee<'_, '_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        if let Err(e) = self.scanner.push(&buf[..n]) {
+            self.error = Some(e);
+            return Err(io::Error::other("the scan of the parts failed"));
         }
-        w.write_all(&buf[..n]).map_err(io_error)?;
-        scanner.push(&buf[..n])?;
-        total += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -540,7 +542,16 @@ pub fn open_stream(
                 let mut scanner = crate::stream_parts::PartScanner::new(checks);
                 scanner.push(block)?;
                 let mut body = body;
-                pump_scan(&mut body, out, &mut scanner)?;
+                let mut tee = Tee {
+                    out,
+                    scanner: &mut scanner,
+                    error: None,
+                };
+                let pumped = pump(&mut body, &mut tee);
+                if let Some(e) = tee.error {
+                    return Err(e);
+                }
+                pumped?;
                 drop(body);
                 innermost = Some((h.clone(), scanner));
                 break;

@@ -12,8 +12,8 @@
 //!   part;
 //! - the first part of a nested S/MIME `multipart/signed` is hashed while it streams,
 //!   raw and, once a bare LF shows, in canonical form (what [`mime::classify`] signs),
-//!   with the algorithms its `micalg` names plus SHA-256, or without a usable `micalg`
-//!   with SHA-1, SHA-224, SHA-256, SHA-384 and SHA-512; its signature part is kept (at
+//!   with the algorithms of [`mss_cms::stream::multipart::micalg_digests`] (those its
+//!   `micalg` names plus SHA-256, or all the common ones); its signature part is kept (at
 //!   most [`MAX_HELD_PART`] bytes) and verified with [`signed::verify_digests`] when the
 //!   part ends;
 //! - an `application/pkcs7-mime` part is kept whole (at most [`MAX_HELD_PART`] bytes)
@@ -34,8 +34,9 @@
 //!
 //! # Known differences with the in-memory open
 //!
-//! A nested signer without signed attributes, or whose digest algorithm is neither in
-//! `micalg` nor SHA-256, is reported `unknown` (its content was only hashed). The caps
+//! A nested signer without signed attributes, or whose digest algorithm was not hashed
+//! (neither in `micalg` nor SHA-256; SHA-224 without `micalg`), is reported `unknown`
+//! (its content was only hashed), as by the streamed outer layers. The caps
 //! ([`coverage::MAX_TOTAL_PARTS`], [`mime::MAX_PARTS`], nesting depth) are checked as the
 //! parts come, also inside a multipart that later proves malformed.
 //!
@@ -43,7 +44,7 @@
 //! rules of [`mss_cms::mime`], which the signatures depend on.
 
 use mss_algs::digest::{DigestAlgorithm, Hasher};
-use mss_cms::mime::{self, Headers, header_protection};
+use mss_cms::mime::{self, Delim, Headers, delimiter_kind, header_protection};
 use mss_cms::signed;
 
 use crate::Error;
@@ -325,29 +326,6 @@ fn boundary(ct: &mime::ContentType) -> Option<String> {
     ct.param("boundary")
         .filter(|b| !b.is_empty() && b.len() <= mime::MAX_BOUNDARY_LEN)
         .map(str::to_string)
-}
-
-#[derive(PartialEq, Eq)]
-enum Delim {
-    No,
-    Part,
-    Close,
-}
-
-/// What a (whole) line is for `dash` (`--boundary`), as in [`mime::split_multipart`].
-fn delimiter_kind(line: &[u8], dash: &[u8]) -> Delim {
-    let Some(rest) = line.strip_prefix(dash) else {
-        return Delim::No;
-    };
-    let (kind, rest) = match rest.strip_prefix(b"--") {
-        Some(r) => (Delim::Close, r),
-        None => (Delim::Part, rest),
-    };
-    if rest.iter().all(|&b| b == b' ' || b == b'\t') {
-        kind
-    } else {
-        Delim::No
-    }
 }
 
 /// Can a line that starts with `line` (no line break yet) still be a delimiter?
@@ -701,33 +679,6 @@ struct SignedPart {
     scratch: Vec<u8>,
 }
 
-/// The digest algorithms hashed for a `micalg` parameter.
-fn micalg_digests(micalg: Option<&str>) -> Vec<DigestAlgorithm> {
-    let known = [
-        DigestAlgorithm::Sha1,
-        DigestAlgorithm::Sha224,
-        DigestAlgorithm::Sha256,
-        DigestAlgorithm::Sha384,
-        DigestAlgorithm::Sha512,
-        DigestAlgorithm::Md5,
-    ];
-    let mut v: Vec<DigestAlgorithm> = Vec::new();
-    for m in micalg.unwrap_or_default().split(',') {
-        let m = m.trim().trim_matches('"').to_ascii_lowercase();
-        if let Some(d) = known.iter().copied().find(|d| d.micalg() == m)
-            && !v.contains(&d)
-        {
-            v.push(d);
-        }
-    }
-    if v.is_empty() {
-        v = known[..5].to_vec();
-    } else if !v.contains(&DigestAlgorithm::Sha256) {
-        v.push(DigestAlgorithm::Sha256);
-    }
-    v
-}
-
 /// Append the canonical form of `data` to `out` (`cr`: a CR is waiting for its LF).
 fn canonical(cr: &mut bool, data: &[u8], out: &mut Vec<u8>) {
     for &b in data {
@@ -751,7 +702,7 @@ fn canonical(cr: &mut bool, data: &[u8], out: &mut Vec<u8>) {
 impl SignedPart {
     fn new(micalg: Option<&str>) -> Self {
         SignedPart {
-            raw: micalg_digests(micalg)
+            raw: mss_cms::stream::multipart::micalg_digests(micalg)
                 .into_iter()
                 .map(DigestAlgorithm::hasher)
                 .collect(),

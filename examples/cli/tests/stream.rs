@@ -337,19 +337,8 @@ You are fired.\r\n--b2\r\n"
     for (name, exit) in [("signed.eml", 0), ("partial.eml", -1), ("sealed.eml", 0)] {
         let open = |stream: bool, tag: &str| {
             let (clear, report) = (format!("{tag}.eml"), format!("{tag}.json"));
-            let mut args = vec![
-                "open",
-                "--identity",
-                "bob.pem",
-                "--trust",
-                "ca.pem",
-                "--in",
-                name,
-                "--out",
-                &clear,
-                "--report-json",
-                &report,
-            ];
+            let mut args = vec!["open", "--identity", "bob.pem", "--trust", "ca.pem"];
+            args.extend(["--in", name, "--out", &clear, "--report-json", &report]);
             if stream {
                 args.push("--stream");
             }
