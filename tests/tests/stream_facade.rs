@@ -127,15 +127,6 @@ fn streamed_sign_and_encrypt_opens_in_memory_and_streaming_alike() {
 const BIG: u64 = 160 * 1024 * 1024;
 const BOUND_KIB: u64 = 64 * 1024;
 
-fn vm_hwm_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
 /// The child: 160 MiB through sign+encrypt to a file, then open from it to a sink.
 #[test]
 #[ignore = "run in a child process by large_message_streams_in_bounded_memory"]
@@ -154,7 +145,7 @@ fn child_streams_a_large_message() {
         open_stream(&mut input, &mut sink, &options(&w, &bob), &mut |_| {}).expect("open_stream");
     assert_eq!(report.signatures[0].status, SignatureStatus::Valid);
     assert!(count > BIG);
-    println!("VmHWM-kiB={}", vm_hwm_kib());
+    mss_tests::print_vm_hwm();
 }
 
 struct Counter<'a>(&'a mut u64);
@@ -171,26 +162,7 @@ impl Write for Counter<'_> {
 
 #[test]
 fn large_message_streams_in_bounded_memory() {
-    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "child_streams_a_large_message",
-            "--ignored",
-            "--nocapture",
-        ])
-        .output()
-        .expect("run child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hwm: u64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM-kiB="))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("the child reports its VmHWM");
+    let hwm = mss_tests::child_peak_rss_kib("child_streams_a_large_message");
     eprintln!("child peak RSS: {hwm} KiB for {BIG} bytes");
     assert!(
         hwm < BOUND_KIB,

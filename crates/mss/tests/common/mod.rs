@@ -8,8 +8,12 @@
 use std::sync::OnceLock;
 
 use mss::{Certificate, DecryptionKey, OpenOptions, Opened};
+
+#[path = "../../../../tests/src/stream_alike.rs"]
+mod stream_alike;
 use mss_token::SoftwareIdentity;
 use mss_token::ca::{CertificateAuthority, PersonProfile};
+pub use stream_alike::assert_streams_alike;
 
 /// The test CA and the identities it issued.
 pub struct Pki {
@@ -89,66 +93,4 @@ pub fn open_with(msg: &[u8], key: Option<&SoftwareIdentity>, anchors: Vec<Certif
     let opened = mss::open(msg, &opts).expect("open");
     assert_streams_alike(msg, opts);
     opened
-}
-
-/// `mss::stream::open_stream` gives the same report and the same clear message as
-/// `mss::open` (at one validation time, so that the reports compare equal), fed in
-/// one piece and in pieces of 7 bytes.
-pub fn assert_streams_alike(msg: &[u8], opts: OpenOptions<'_>) {
-    let opts = OpenOptions {
-        time: Some(opts.time.unwrap_or_else(std::time::SystemTime::now)),
-        ..opts
-    };
-    let in_memory = mss::open(msg, &opts).expect("open");
-    for step in [msg.len().max(1), 7] {
-        let mut out = Vec::new();
-        let mut input = Pieces { data: msg, step };
-        let report = mss::stream::open_stream(&mut input, &mut out, &opts, &mut |_| {})
-            .expect("open_stream");
-        assert_eq!(
-            report.to_json(),
-            in_memory.report.to_json(),
-            "streamed and in-memory reports differ (pieces of {step})"
-        );
-        assert_eq!(report, in_memory.report);
-        assert!(
-            out == in_memory.message,
-            "streamed and in-memory messages differ (pieces of {step}):\n{}\n---\n{}",
-            String::from_utf8_lossy(&out),
-            String::from_utf8_lossy(&in_memory.message)
-        );
-    }
-}
-
-/// Hands out at most `step` bytes per read.
-struct Pieces<'a> {
-    data: &'a [u8],
-    step: usize,
-}
-
-impl std::io::Read for Pieces<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.step.min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
-/// Open `msg` with `key` (if any), trusting the test CA; panics when opening fails.
-pub fn open_as(msg: &[u8], key: Option<&SoftwareIdentity>) -> Opened {
-    open_with(msg, key, anchors())
-}
-
-/// `draft` signed by Alice and encrypted to Bob, with the default options.
-pub fn alice_to_bob(draft: &[u8]) -> Vec<u8> {
-    let p = pki();
-    mss::sign_and_encrypt(
-        draft,
-        &p.alice,
-        &[cert(&p.bob)],
-        None,
-        &mss::EncryptOptions::default(),
-    )
-    .expect("sign and encrypt")
 }
