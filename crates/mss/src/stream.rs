@@ -481,7 +481,7 @@ pub fn open_stream(
     // The top-level headers (none for a bare CMS object), the current entity's headers
     // with its raw header block, and its (raw) body.
     let mut outer: Option<Headers> = None;
-    let mut current: (Option<(Headers, Vec<u8>)>, Box<dyn Read + '_>) = if first == Some(0x30) {
+    let mut current: (Option<HeaderBlock>, Box<dyn Read + '_>) = if first == Some(0x30) {
         (None, Box::new(buffered))
     } else {
         let block = read_header_block(&mut buffered)?;
@@ -623,6 +623,9 @@ pub fn open_stream(
     }
     Ok(report)
 }
+
+/// An entity's header fields and its raw header block (blank line included).
+type HeaderBlock = (Headers, Vec<u8>);
 
 /// Does this block start like MIME header fields (or an empty header block)?
 fn looks_like_header_block(block: &[u8]) -> bool {

@@ -94,3 +94,21 @@ pub fn open_with(msg: &[u8], key: Option<&SoftwareIdentity>, anchors: Vec<Certif
     assert_streams_alike(msg, opts);
     opened
 }
+
+/// Open `msg` with `key` (if any), trusting the test CA; panics when opening fails.
+pub fn open_as(msg: &[u8], key: Option<&SoftwareIdentity>) -> Opened {
+    open_with(msg, key, anchors())
+}
+
+/// `draft` signed by Alice and encrypted to Bob, with the default options.
+pub fn alice_to_bob(draft: &[u8]) -> Vec<u8> {
+    let p = pki();
+    mss::sign_and_encrypt(
+        draft,
+        &p.alice,
+        &[cert(&p.bob)],
+        None,
+        &mss::EncryptOptions::default(),
+    )
+    .expect("sign and encrypt")
+}
