@@ -911,4 +911,55 @@ mod tests {
             }
         }
     }
+
+    /// Random MIME-like entities (lines drawn from delimiters, headers and content, with
+    /// CRLF, LF or bare CR ends), scanned in random pieces: the tree is the in-memory
+    /// one, and nothing panics.
+    #[test]
+    fn random_entities_scan_like_in_memory() {
+        const LINES: [&str; 16] = [
+            "Content-Type: multipart/mixed; boundary=b",
+            "Content-Type: multipart/alternative; boundary=c",
+            "Content-Type: message/rfc822",
+            "Content-Type: multipart/signed; boundary=b",
+            "Content-Type: application/pkcs7-mime",
+            "From: a@b.test",
+            "--b",
+            "--b--",
+            "--c",
+            "--c-- \t",
+            "--bc",
+            "",
+            "",
+            "text",
+            " folded",
+            "x\ry",
+        ];
+        const ENDS: [&str; 4] = ["\r\n", "\r\n", "\n", "\r"];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut nested = 0;
+        for case in 0..600 {
+            let mut e = String::new();
+            for _ in 0..next(40) {
+                e.push_str(LINES[next(LINES.len())]);
+                e.push_str(ENDS[next(ENDS.len())]);
+            }
+            let want = in_memory(e.as_bytes());
+            if want.as_ref().is_ok_and(|t| t.contains("Multipart([")) {
+                nested += 1;
+            }
+            let step = 1 + next(9);
+            assert_eq!(
+                scan(e.as_bytes(), step),
+                want,
+                "case {case} step {step}: {e:?}"
+            );
+        }
+    }
 }
