@@ -444,6 +444,24 @@ impl Multipart {
     fn push(&mut self, data: &[u8], sh: &mut Shared<'_>) -> Result<(), Error> {
         let mut rest = data;
         while !rest.is_empty() {
+            if self.holding && self.line.is_empty() && rest[0] != b'-' {
+                // Lines that do not start with '-' cannot be delimiters: hand the run
+                // of whole lines up to the next line starting with '-' on at once (a
+                // base64 attachment goes through in one piece).
+                let end = match memchr::memmem::find(rest, b"\n-") {
+                    Some(p) => Some(p),
+                    None => memchr::memrchr(b'\n', rest),
+                };
+                if let Some(nl) = end {
+                    self.flush_pending(sh)?;
+                    let crlf = nl > 0 && rest[nl - 1] == b'\r';
+                    let content = if crlf { &rest[..nl - 1] } else { &rest[..nl] };
+                    self.forward(content, sh)?;
+                    self.pending = if crlf { b"\r\n" } else { b"\n" };
+                    rest = &rest[nl + 1..];
+                    continue;
+                }
+            }
             let nl = memchr::memchr(b'\n', rest);
             let (seg, complete) = match nl {
                 Some(p) => (&rest[..p], true),
@@ -944,7 +962,7 @@ mod tests {
             (seed % n as u64) as usize
         };
         let mut nested = 0;
-        for case in 0..600 {
+        for case in 0..3000 {
             let mut e = String::new();
             for _ in 0..next(40) {
                 e.push_str(LINES[next(LINES.len())]);
