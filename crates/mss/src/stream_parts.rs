@@ -102,6 +102,7 @@ impl<'a> PartScanner<'a> {
 
     /// The entity ended: its coverage tree.
     pub(crate) fn finish(mut self) -> Result<Scanned, Error> {
+        self.root.end_header(&mut self.shared)?;
         let headers = self.root.headers.clone();
         let (tree, first) = self.root.end(&mut self.shared)?;
         let legacy_display = headers.is_some_and(|h| h.content_type().mime_type == "multipart")
@@ -272,22 +273,29 @@ impl Entity {
         }
     }
 
-    /// The entity ended: its node, and the header fields of its first part (for a
-    /// multipart that splits).
-    fn end(mut self, sh: &mut Shared<'_>) -> Result<(Node, Option<Headers>), Error> {
+    /// The entity ends: if its header block has not ended, it is all header block (with
+    /// an empty body).
+    fn end_header(&mut self, sh: &mut Shared<'_>) -> Result<(), Error> {
         if let EntityState::Header(buf, _) = &mut self.state {
-            // No blank line: all header block, an empty body.
             let buf = std::mem::take(buf);
             let len = buf.len();
             self.start_body(buf, len, len, sh)?;
         }
+        Ok(())
+    }
+
+    /// The entity ended: its node, and the header fields of its first part (for a
+    /// multipart that splits).
+    fn end(mut self, sh: &mut Shared<'_>) -> Result<(Node, Option<Headers>), Error> {
+        self.end_header(sh)?;
         let EntityState::Body(body) = self.state else {
             return Err(Error::Malformed("MIME scanner state".into()));
         };
         let (node, first) = match body {
             Body::Skip(node) => (node, None),
             Body::Multipart(m) => m.end(sh)?,
-            Body::Message(inner) => {
+            Body::Message(mut inner) => {
+                inner.end_header(sh)?;
                 let mailboxes = inner
                     .headers
                     .as_ref()
@@ -550,7 +558,8 @@ impl Multipart {
     /// End the current part, if any.
     fn end_part(&mut self, sh: &mut Shared<'_>) -> Result<(), Error> {
         match std::mem::replace(&mut self.current, Current::None) {
-            Current::Entity(e) => {
+            Current::Entity(mut e) => {
+                e.end_header(sh)?;
                 let headers = e.headers.clone();
                 let (node, _) = e.end(sh)?;
                 if self.parts == 0 {
@@ -930,30 +939,82 @@ mod tests {
         }
     }
 
-    /// Random MIME-like entities (lines drawn from delimiters, headers and content, with
-    /// CRLF, LF or bare CR ends), scanned in random pieces: the tree is the in-memory
-    /// one, and nothing panics.
+    /// A random MIME-like entity of at most `depth` levels: multiparts (closed or not,
+    /// with preamble, epilogue, padded delimiters, stray delimiter-like lines), forwarded
+    /// messages, signed-looking and pkcs7-looking parts, with CRLF, LF or bare CR ends.
+    fn random_entity(next: &mut dyn FnMut(usize) -> usize, depth: usize, out: &mut String) {
+        let eol =
+            |next: &mut dyn FnMut(usize) -> usize| ["\r\n", "\r\n", "\r\n", "\n", "\r"][next(5)];
+        let noise = [
+            "text", "", "--b", "--c--", "--bc", "--d \t", "x\ry", " folded", "-", "--",
+        ];
+        let kind = if depth == 0 { next(2) } else { next(6) };
+        match kind {
+            2..=4 => {
+                let b = ["b", "c", "d"][next(3)];
+                let ct = [
+                    "multipart/mixed",
+                    "multipart/signed; protocol=\"application/pkcs7-signature\"",
+                    "multipart/alternative",
+                ][next(3)];
+                out.push_str(&format!("Content-Type: {ct}; boundary={b}"));
+                out.push_str(eol(next));
+                if next(3) == 0 {
+                    out.push_str("X-Extra: 1");
+                    out.push_str(eol(next));
+                }
+                out.push_str(eol(next));
+                if next(2) == 0 {
+                    out.push_str(noise[next(noise.len())]);
+                    out.push_str(eol(next));
+                }
+                for _ in 0..1 + next(3) {
+                    out.push_str(&format!("--{b}{}", ["", " ", "\t "][next(3)]));
+                    out.push_str(eol(next));
+                    random_entity(next, depth - 1, out);
+                    out.push_str(eol(next));
+                }
+                if next(5) != 0 {
+                    out.push_str(&format!("--{b}--"));
+                    if next(4) != 0 {
+                        out.push_str(eol(next));
+                    }
+                }
+                if next(2) == 0 {
+                    out.push_str(noise[next(noise.len())]);
+                    out.push_str(eol(next));
+                }
+            }
+            5 => {
+                out.push_str("Content-Type: message/rfc822");
+                out.push_str(eol(next));
+                out.push_str(eol(next));
+                out.push_str("From: a@b.test");
+                out.push_str(eol(next));
+                random_entity(next, depth - 1, out);
+            }
+            _ => {
+                out.push_str(
+                    [
+                        "Content-Type: text/plain",
+                        "Content-Type: application/pkcs7-mime",
+                        "Content-Type: application/pkcs7-signature",
+                        "",
+                    ][next(4)],
+                );
+                out.push_str(eol(next));
+                for _ in 0..next(4) {
+                    out.push_str(eol(next));
+                    out.push_str(noise[next(noise.len())]);
+                }
+            }
+        }
+    }
+
+    /// Random entities scanned in random pieces: the tree is the in-memory one, and
+    /// nothing panics.
     #[test]
     fn random_entities_scan_like_in_memory() {
-        const LINES: [&str; 16] = [
-            "Content-Type: multipart/mixed; boundary=b",
-            "Content-Type: multipart/alternative; boundary=c",
-            "Content-Type: message/rfc822",
-            "Content-Type: multipart/signed; boundary=b",
-            "Content-Type: application/pkcs7-mime",
-            "From: a@b.test",
-            "--b",
-            "--b--",
-            "--c",
-            "--c-- \t",
-            "--bc",
-            "",
-            "",
-            "text",
-            " folded",
-            "x\ry",
-        ];
-        const ENDS: [&str; 4] = ["\r\n", "\r\n", "\n", "\r"];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = |n: usize| {
             seed ^= seed << 13;
@@ -964,10 +1025,7 @@ mod tests {
         let mut nested = 0;
         for case in 0..3000 {
             let mut e = String::new();
-            for _ in 0..next(40) {
-                e.push_str(LINES[next(LINES.len())]);
-                e.push_str(ENDS[next(ENDS.len())]);
-            }
+            random_entity(&mut next, 3, &mut e);
             let want = in_memory(e.as_bytes());
             if want.as_ref().is_ok_and(|t| t.contains("Multipart([")) {
                 nested += 1;
@@ -979,5 +1037,9 @@ mod tests {
                 "case {case} step {step}: {e:?}"
             );
         }
+        assert!(
+            nested >= 300,
+            "only {nested} random entities split into parts"
+        );
     }
 }
