@@ -413,7 +413,8 @@ fn is_smime_multipart_signed(h: &Headers) -> bool {
 
 /// The warning of a streamed open that could not analyse a part of the clear message
 /// within its memory bounds (an `application/pkcs7-mime` part or a signature part
-/// larger than 16 MiB, a nested header block larger than 1 MiB): that part is listed as
+/// larger than 16 MiB, a nested header block larger than 1 MiB, a signed part with a
+/// bare CR before a bare LF, whose canonical form was not hashed): that part is listed as
 /// one opaque leaf covered only by the signatures around it, so a reader must not take
 /// it as covered by a signature it may hold. [`crate::open`] never gives it.
 pub const PARTS_NOT_ANALYSED: &str = "parts-not-analysed";
