@@ -20,7 +20,7 @@ pub mod mime;
 pub mod soft;
 mod stream_alike;
 
-pub use stream_alike::assert_streams_alike;
+pub use stream_alike::{Pieces, assert_streams_alike};
 
 use std::ffi::OsStr;
 use std::io::Write;

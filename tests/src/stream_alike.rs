@@ -45,10 +45,13 @@ pub fn assert_streams_alike(msg: &[u8], opts: OpenOptions<'_>) -> Option<mss::Re
     in_memory.ok().map(|o| o.report)
 }
 
-/// Hands out at most `step` bytes per read.
-struct Pieces<'a> {
-    data: &'a [u8],
-    step: usize,
+/// Hands out at most `step` bytes per read (cutting delimiters, BER headers and base64
+/// quanta anywhere).
+pub struct Pieces<'a> {
+    /// What is left to read.
+    pub data: &'a [u8],
+    /// The largest read.
+    pub step: usize,
 }
 
 impl Read for Pieces<'_> {

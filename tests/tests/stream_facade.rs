@@ -289,22 +289,6 @@ fn openssl_streamed_detached_and_nested_messages_open_while_streaming() {
     }
 }
 
-/// Hands out at most `step` bytes per read (cutting delimiters, BER headers and base64
-/// quanta anywhere).
-struct Trickle<'a> {
-    data: &'a [u8],
-    step: usize,
-}
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.step.min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
 #[test]
 fn any_read_sizes_give_the_same_result() {
     let w = Workdir::new();
@@ -343,7 +327,7 @@ fn any_read_sizes_give_the_same_result() {
     );
     for step in [1usize, 2, 3, 7, 64, 4097] {
         let mut out = Vec::new();
-        let mut input = Trickle {
+        let mut input = mss_tests::Pieces {
             data: &enveloped,
             step,
         };
