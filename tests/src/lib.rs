@@ -18,6 +18,9 @@
 pub mod der;
 pub mod mime;
 pub mod soft;
+mod stream_alike;
+
+pub use stream_alike::{Pieces, assert_streams_alike};
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -834,4 +837,41 @@ impl NssDb {
     pub fn encrypt(&self, recipients: &str, content: &[u8]) -> Vec<u8> {
         self.cmsutil(&["-E", "-r", recipients], content).stdout
     }
+}
+
+/// The peak resident set size of this process so far (`VmHWM`), in KiB.
+pub fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// Print this process's peak RSS for [`child_peak_rss_kib`] (the last step of the
+/// child test).
+pub fn print_vm_hwm() {
+    println!("VmHWM-kiB={}", vm_hwm_kib());
+}
+
+/// Run the `#[ignore]`d test `name` of the current test binary in a child process (so
+/// that its memory is its own) and return the peak RSS in KiB it printed with
+/// [`print_vm_hwm`]; panics when the child fails.
+pub fn child_peak_rss_kib(name: &str) -> u64 {
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", name, "--ignored", "--nocapture"])
+        .output()
+        .expect("run child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child {name} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM-kiB="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the child reports its VmHWM")
 }

@@ -127,15 +127,6 @@ fn streamed_sign_and_encrypt_opens_in_memory_and_streaming_alike() {
 const BIG: u64 = 160 * 1024 * 1024;
 const BOUND_KIB: u64 = 64 * 1024;
 
-fn vm_hwm_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
 /// A draft of `len` body bytes sent with the default message options (RFC 9788 header
 /// protection) and a receipt request, through `sign_and_encrypt_message_stream`.
 fn protect_draft(w: &Workdir, len: u64, out: &mut dyn Write) {
@@ -181,7 +172,7 @@ fn child_streams_a_large_message() {
     assert_eq!(report.signatures[0].status, SignatureStatus::Valid);
     assert_eq!(report.receipt_requests.len(), 1);
     assert!(count > BIG);
-    println!("VmHWM-kiB={}", vm_hwm_kib());
+    mss_tests::print_vm_hwm();
 }
 
 struct Counter<'a>(&'a mut u64);
@@ -198,26 +189,7 @@ impl Write for Counter<'_> {
 
 #[test]
 fn large_message_streams_in_bounded_memory() {
-    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "child_streams_a_large_message",
-            "--ignored",
-            "--nocapture",
-        ])
-        .output()
-        .expect("run child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hwm: u64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM-kiB="))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("the child reports its VmHWM");
+    let hwm = mss_tests::child_peak_rss_kib("child_streams_a_large_message");
     eprintln!("child peak RSS: {hwm} KiB for {BIG} bytes");
     assert!(
         hwm < BOUND_KIB,
@@ -344,22 +316,6 @@ fn openssl_streamed_detached_and_nested_messages_open_while_streaming() {
     }
 }
 
-/// Hands out at most `step` bytes per read (cutting delimiters, BER headers and base64
-/// quanta anywhere).
-struct Trickle<'a> {
-    data: &'a [u8],
-    step: usize,
-}
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.step.min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
 #[test]
 fn any_read_sizes_give_the_same_result() {
     let w = Workdir::new();
@@ -398,7 +354,7 @@ fn any_read_sizes_give_the_same_result() {
     );
     for step in [1usize, 2, 3, 7, 64, 4097] {
         let mut out = Vec::new();
-        let mut input = Trickle {
+        let mut input = mss_tests::Pieces {
             data: &enveloped,
             step,
         };

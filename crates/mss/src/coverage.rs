@@ -41,6 +41,7 @@ use mss_cms::mime::{self, Headers, SmimeEntity};
 use mss_cms::signed;
 
 use crate::Error;
+use crate::report::LayerKind;
 
 /// Maximum depth of the displayed MIME tree walked for coverage (multiparts, forwarded
 /// messages and nested signed entities all count).
@@ -61,30 +62,53 @@ pub struct PartCoverage {
     pub signed_by: Vec<usize>,
 }
 
-/// A signed entity found inside the displayed message.
-pub(crate) enum NestedSigned<'a> {
-    /// A `multipart/signed`: the signature's DER and the exact signed bytes.
-    Detached {
-        /// The SignedData.
-        sd: &'a signed::ParsedSignedData,
-        /// The first body part, canonical.
-        signed_part: &'a [u8],
-    },
-    /// An opaque signed-data.
-    Opaque {
-        /// The SignedData (content inside).
-        sd: &'a signed::ParsedSignedData,
-    },
+/// The MIME structure of the displayed message, as far as coverage is concerned: built
+/// from bytes in memory by [`build`], or while the message streams by
+/// [`crate::stream_parts`], then reported by [`report`] (the same code for both opens).
+///
+/// Nested signatures are checked (the cryptographic part, [`signed::verify`] or
+/// [`signed::verify_digests`]) when the tree is built; they are judged (chain,
+/// revocation, signer mismatch) and reported when the tree is reported, in the order of
+/// the walk.
+#[derive(Debug)]
+pub(crate) enum Node {
+    /// A leaf part of this content type.
+    Leaf(String),
+    /// A part that cannot be parsed (`malformed-part`), listed as one opaque leaf.
+    Malformed(String),
+    /// An encrypted part, never opened (`nested-encryption-not-opened`).
+    Encrypted(String),
+    /// A part the streaming open could not analyse within its bounds
+    /// ([`crate::stream::PARTS_NOT_ANALYSED`]): listed as one opaque leaf covered only
+    /// by the signatures around it.
+    NotAnalysed(String),
+    /// The parts of a multipart, in order (paths `p.1`, `p.2`…).
+    Multipart(Vec<Node>),
+    /// A forwarded `message/rfc822`: its authors and its content.
+    Message(Mailboxes, Box<Node>),
+    /// A nested signed entity (`multipart/signed` or opaque signed-data) and what it signs.
+    Signed(Box<NestedSigned>, Box<Node>),
 }
 
-/// What the walk needs from the open: verify one nested signed entity.
+/// A signed entity found inside the displayed message, verified (not yet judged).
+#[derive(Debug)]
+pub(crate) struct NestedSigned {
+    /// The SignedData (without its encapsulated content, already walked).
+    pub(crate) sd: signed::ParsedSignedData,
+    /// The outcome of the cryptographic check of every signer.
+    pub(crate) results: Vec<signed::SignerResult>,
+    /// Detached (`multipart/signed`) or opaque.
+    pub(crate) kind: LayerKind,
+}
+
+/// What the report needs from the open: judge one nested signed entity.
 pub(crate) trait Verifier {
-    /// Verify `nested` at part `path`, comparing its signers with the mailboxes of the
+    /// Judge `nested` at part `path`, comparing its signers with the mailboxes of the
     /// enclosing message (`from`, `sender`); returns the indexes of its signatures.
     fn verify_nested(
         &mut self,
         path: &str,
-        nested: NestedSigned<'_>,
+        nested: &NestedSigned,
         from: Option<&str>,
         sender: Option<&str>,
     ) -> Vec<usize>;
@@ -94,16 +118,42 @@ pub(crate) trait Verifier {
 
 /// The author mailboxes in force while walking (those of the innermost enclosing
 /// message, which changes at a `message/rfc822`).
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub(crate) struct Mailboxes {
     pub(crate) from: Option<String>,
     pub(crate) sender: Option<String>,
+}
+
+/// What checking a nested signature needs.
+#[derive(Clone, Copy)]
+pub(crate) struct Checks<'a> {
+    pub(crate) extra_certs: &'a [x509_cert::Certificate],
+    pub(crate) policy: &'a dyn mss_algs::policy::Policy,
 }
 
 /// Walk the displayed `entity` (already stripped of its outer layers); `outer` are the
 /// indexes of the outer layers' signatures. Returns the leaf parts.
 pub(crate) fn analyse(
     entity: &[u8],
+    outer: &[usize],
+    mailboxes: &Mailboxes,
+    checks: Checks<'_>,
+    verifier: &mut dyn Verifier,
+) -> Result<Vec<PartCoverage>, Error> {
+    let tree = if mime::classify(entity).is_err() {
+        // Not MIME (a bare CMS object may carry any bytes): one opaque part.
+        Node::Leaf("application/octet-stream".into())
+    } else {
+        build(entity, 0, checks)?
+    };
+    report(&tree, outer, mailboxes, verifier)
+}
+
+/// Report the leaf parts of `tree` (the displayed message), judging its nested
+/// signatures through `verifier`; `outer` are the indexes of the outer layers'
+/// signatures.
+pub(crate) fn report(
+    tree: &Node,
     outer: &[usize],
     mailboxes: &Mailboxes,
     verifier: &mut dyn Verifier,
@@ -113,16 +163,7 @@ pub(crate) fn analyse(
         parts: Vec::new(),
         nested_signatures: false,
     };
-    if mime::classify(entity).is_err() {
-        // Not MIME (a bare CMS object may carry any bytes): one opaque part.
-        w.parts.push(PartCoverage {
-            path: String::new(),
-            content_type: "application/octet-stream".into(),
-            signed_by: outer.to_vec(),
-        });
-    } else {
-        w.walk(entity, String::new(), outer.to_vec(), mailboxes, 0)?;
-    }
+    w.walk(tree, String::new(), outer.to_vec(), mailboxes)?;
     let uncovered = w.parts.iter().any(|p| p.signed_by.is_empty());
     if w.nested_signatures && (outer.is_empty() || uncovered) {
         w.verifier.warn("partial-signature");
@@ -146,7 +187,7 @@ fn child(path: &str, i: usize) -> String {
 
 /// Errors that are caps on the work done: they fail the open. Other MIME errors inside
 /// the displayed message make the part an opaque leaf (`malformed-part`).
-fn is_cap(e: &mime::MimeError) -> bool {
+pub(crate) fn is_cap(e: &mime::MimeError) -> bool {
     matches!(
         e,
         mime::MimeError::TooDeep
@@ -164,33 +205,26 @@ fn essence_of(entity: &[u8]) -> String {
         .unwrap_or_else(|_| "application/octet-stream".into())
 }
 
-impl Walk<'_> {
-    /// A part that cannot be parsed: listed as one opaque leaf, covered only by the
-    /// signatures around it (never by a signature it may contain), with a warning.
-    fn malformed(
-        &mut self,
-        path: String,
-        content_type: String,
-        covering: &[usize],
-    ) -> Result<(), Error> {
-        self.verifier.warn("malformed-part");
-        self.leaf(path, content_type, covering)
-    }
+/// The error of a walk nested too deep.
+pub(crate) fn too_deep() -> Error {
+    Error::Malformed(format!(
+        "MIME parts nested deeper than {MAX_PART_DEPTH} levels"
+    ))
+}
 
-    fn leaf(
-        &mut self,
-        path: String,
-        content_type: String,
-        covering: &[usize],
-    ) -> Result<(), Error> {
+/// The error of a message with too many leaf parts.
+pub(crate) fn too_many_parts() -> Error {
+    Error::Malformed(format!("more than {MAX_TOTAL_PARTS} MIME parts"))
+}
+
+impl Walk<'_> {
+    fn leaf(&mut self, path: String, content_type: &str, covering: &[usize]) -> Result<(), Error> {
         if self.parts.len() >= MAX_TOTAL_PARTS {
-            return Err(Error::Malformed(format!(
-                "more than {MAX_TOTAL_PARTS} MIME parts"
-            )));
+            return Err(too_many_parts());
         }
         self.parts.push(PartCoverage {
             path,
-            content_type,
+            content_type: content_type.to_string(),
             signed_by: covering.to_vec(),
         });
         Ok(())
@@ -198,109 +232,161 @@ impl Walk<'_> {
 
     fn walk(
         &mut self,
-        entity: &[u8],
+        node: &Node,
         path: String,
         covering: Vec<usize>,
         mailboxes: &Mailboxes,
-        depth: usize,
     ) -> Result<(), Error> {
-        if depth > MAX_PART_DEPTH {
-            return Err(Error::Malformed(format!(
-                "MIME parts nested deeper than {MAX_PART_DEPTH} levels"
-            )));
-        }
-        let (headers, kind) = match mime::classify(entity) {
-            Ok(x) => x,
-            Err(e) if is_cap(&e) => return Err(e.into()),
-            Err(_) => return self.malformed(path, essence_of(entity), &covering),
-        };
-        match kind {
-            SmimeEntity::MultipartSigned {
-                signed_part,
-                signature,
-                ..
-            } => {
-                let Ok(sd) = parse_signed(&signature) else {
-                    return self.malformed(path, "multipart/signed".into(), &covering);
-                };
+        match node {
+            Node::Leaf(ct) => self.leaf(path, ct, &covering),
+            Node::Malformed(ct) => {
+                self.verifier.warn("malformed-part");
+                self.leaf(path, ct, &covering)
+            }
+            Node::Encrypted(ct) => {
+                self.verifier.warn("nested-encryption-not-opened");
+                self.leaf(path, ct, &covering)
+            }
+            Node::NotAnalysed(ct) => {
+                self.verifier.warn(crate::stream::PARTS_NOT_ANALYSED);
+                self.leaf(path, ct, &covering)
+            }
+            Node::Multipart(parts) => {
+                for (i, p) in parts.iter().enumerate() {
+                    self.walk(p, child(&path, i), covering.clone(), mailboxes)?;
+                }
+                Ok(())
+            }
+            Node::Message(inner_mailboxes, inner) => {
+                self.walk(inner, path, covering, inner_mailboxes)
+            }
+            Node::Signed(nested, inner) => {
                 self.nested_signatures = true;
                 let sigs = self.verifier.verify_nested(
                     &path,
-                    NestedSigned::Detached {
-                        sd: &sd,
-                        signed_part: &signed_part,
-                    },
+                    nested,
                     mailboxes.from.as_deref(),
                     mailboxes.sender.as_deref(),
                 );
-                let mut inner = covering;
-                inner.extend(sigs);
-                self.walk(&signed_part, path, inner, mailboxes, depth + 1)
-            }
-            SmimeEntity::Pkcs7Mime { der, .. } => {
-                let essence = headers.content_type().essence();
-                let Ok(ci) = ContentInfo::from_ber(&der) else {
-                    return self.malformed(path, essence, &covering);
-                };
-                match ci.kind() {
-                    ContentType::SignedData => {
-                        let Ok(sd) = signed::parse(&ci.content) else {
-                            return self.malformed(path, essence, &covering);
-                        };
-                        if sd.signers.is_empty() {
-                            return self.leaf(path, essence, &covering);
-                        }
-                        self.nested_signatures = true;
-                        let sigs = self.verifier.verify_nested(
-                            &path,
-                            NestedSigned::Opaque { sd: &sd },
-                            mailboxes.from.as_deref(),
-                            mailboxes.sender.as_deref(),
-                        );
-                        let mut inner = covering;
-                        inner.extend(sigs);
-                        let content = sd.content.clone().unwrap_or_default();
-                        if mime::classify(&content).is_ok() {
-                            self.walk(&content, path, inner, mailboxes, depth + 1)
-                        } else {
-                            self.leaf(path, "application/octet-stream".into(), &inner)
-                        }
-                    }
-                    _ => {
-                        self.verifier.warn("nested-encryption-not-opened");
-                        self.leaf(path, essence, &covering)
-                    }
-                }
-            }
-            SmimeEntity::Plain => {
-                let ct = headers.content_type();
-                let essence = ct.essence();
-                let (_, body) = mime::split_header_body(entity);
-                if essence.starts_with("multipart/") {
-                    let Some(boundary) = ct.param("boundary") else {
-                        return self.malformed(path, essence, &covering);
-                    };
-                    let parts = match mime::split_multipart(body, boundary) {
-                        Ok(p) => p,
-                        Err(e) if is_cap(&e) => return Err(e.into()),
-                        Err(_) => return self.malformed(path, essence, &covering),
-                    };
-                    for (i, p) in parts.iter().enumerate() {
-                        self.walk(p, child(&path, i), covering.clone(), mailboxes, depth + 1)?;
-                    }
-                    Ok(())
-                } else if essence == "message/rfc822" {
-                    let inner = inner_mailboxes(body).unwrap_or_default();
-                    self.walk(body, path, covering, &inner, depth + 1)
-                } else {
-                    self.leaf(path, essence, &covering)
-                }
+                let mut covering = covering;
+                covering.extend(sigs);
+                self.walk(inner, path, covering, mailboxes)
             }
         }
     }
 }
 
-fn parse_signed(signature: &[u8]) -> Result<signed::ParsedSignedData, Error> {
+/// Build the coverage tree of `entity` (in memory), at nesting `depth`.
+pub(crate) fn build(entity: &[u8], depth: usize, checks: Checks<'_>) -> Result<Node, Error> {
+    if depth > MAX_PART_DEPTH {
+        return Err(too_deep());
+    }
+    let (headers, kind) = match mime::classify(entity) {
+        Ok(x) => x,
+        Err(e) if is_cap(&e) => return Err(e.into()),
+        Err(_) => return Ok(Node::Malformed(essence_of(entity))),
+    };
+    match kind {
+        SmimeEntity::MultipartSigned {
+            signed_part,
+            signature,
+            ..
+        } => {
+            let Ok(sd) = parse_signed(&signature) else {
+                return Ok(Node::Malformed("multipart/signed".into()));
+            };
+            let results =
+                signed::verify(&sd, Some(&signed_part), checks.extra_certs, checks.policy);
+            let inner = build(&signed_part, depth + 1, checks)?;
+            Ok(Node::Signed(
+                Box::new(NestedSigned {
+                    sd,
+                    results,
+                    kind: LayerKind::SignedDetached,
+                }),
+                Box::new(inner),
+            ))
+        }
+        SmimeEntity::Pkcs7Mime { der, .. } => {
+            let essence = headers.content_type().essence();
+            pkcs7_node(&der, essence, depth, checks)
+        }
+        SmimeEntity::Plain => {
+            let ct = headers.content_type();
+            let essence = ct.essence();
+            let (_, body) = mime::split_header_body(entity);
+            if essence.starts_with("multipart/") {
+                let Some(boundary) = ct.param("boundary") else {
+                    return Ok(Node::Malformed(essence));
+                };
+                let parts = match mime::split_multipart(body, boundary) {
+                    Ok(p) => p,
+                    Err(e) if is_cap(&e) => return Err(e.into()),
+                    Err(_) => return Ok(Node::Malformed(essence)),
+                };
+                let mut nodes = Vec::with_capacity(parts.len());
+                for p in &parts {
+                    nodes.push(build(p, depth + 1, checks)?);
+                }
+                Ok(Node::Multipart(nodes))
+            } else if essence == "message/rfc822" {
+                let inner = inner_mailboxes(body).unwrap_or_default();
+                Ok(Node::Message(
+                    inner,
+                    Box::new(build(body, depth + 1, checks)?),
+                ))
+            } else {
+                Ok(Node::Leaf(essence))
+            }
+        }
+    }
+}
+
+/// The node of an `application/pkcs7-mime` part whose transfer-decoded body is `der`.
+pub(crate) fn pkcs7_node(
+    der: &[u8],
+    essence: String,
+    depth: usize,
+    checks: Checks<'_>,
+) -> Result<Node, Error> {
+    let Ok(ci) = ContentInfo::from_ber(der) else {
+        return Ok(Node::Malformed(essence));
+    };
+    match ci.kind() {
+        ContentType::SignedData => {
+            let Ok(mut sd) = signed::parse(&ci.content) else {
+                return Ok(Node::Malformed(essence));
+            };
+            if sd.signers.is_empty() {
+                return Ok(Node::Leaf(essence));
+            }
+            let results = signed::verify(&sd, None, checks.extra_certs, checks.policy);
+            // The content is walked now; only a receipt's is kept (as evidence).
+            let content = if sd.content_type == mss_cms::receipt::ID_CT_RECEIPT {
+                sd.content.clone()
+            } else {
+                sd.content.take()
+            }
+            .unwrap_or_default();
+            let inner = if mime::classify(&content).is_ok() {
+                build(&content, depth + 1, checks)?
+            } else {
+                Node::Leaf("application/octet-stream".into())
+            };
+            Ok(Node::Signed(
+                Box::new(NestedSigned {
+                    sd,
+                    results,
+                    kind: LayerKind::SignedOpaque,
+                }),
+                Box::new(inner),
+            ))
+        }
+        _ => Ok(Node::Encrypted(essence)),
+    }
+}
+
+pub(crate) fn parse_signed(signature: &[u8]) -> Result<signed::ParsedSignedData, Error> {
     let ci = ContentInfo::from_ber(signature)?;
     if ci.kind() != ContentType::SignedData {
         return Err(Error::Malformed(
@@ -311,7 +397,7 @@ fn parse_signed(signature: &[u8]) -> Result<signed::ParsedSignedData, Error> {
 }
 
 /// The From and Sender of a forwarded message.
-fn inner_mailboxes(message: &[u8]) -> Option<Mailboxes> {
+pub(crate) fn inner_mailboxes(message: &[u8]) -> Option<Mailboxes> {
     let (h, _) = mime::split_header_body(message);
     let h = Headers::parse(h).ok()?;
     Some(Mailboxes {

@@ -43,6 +43,7 @@ mod recipients;
 mod report;
 mod send;
 pub mod stream;
+mod stream_parts;
 mod stream_send;
 pub mod trust;
 

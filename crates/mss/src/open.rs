@@ -165,7 +165,11 @@ pub fn open(message: &[u8], opts: &OpenOptions) -> Result<Opened, Error> {
         from: ctx.from.clone(),
         sender: ctx.sender.clone(),
     };
-    let parts = coverage::analyse(&entity, &outer_signatures, &mailboxes, &mut ctx)?;
+    let checks = coverage::Checks {
+        extra_certs: &opts.extra_certs,
+        policy: opts.policy,
+    };
+    let parts = coverage::analyse(&entity, &outer_signatures, &mailboxes, checks, &mut ctx)?;
     ctx.report.parts = parts;
     if ctx.report.encrypted && !ctx.report.authenticated_encryption && !ctx.report.is_signed() {
         report_warn(ctx.report, "unauthenticated-encryption");
@@ -216,7 +220,7 @@ impl coverage::Verifier for Ctx<'_, '_> {
     fn verify_nested(
         &mut self,
         path: &str,
-        nested: NestedSigned<'_>,
+        nested: &NestedSigned,
         from: Option<&str>,
         sender: Option<&str>,
     ) -> Vec<usize> {
@@ -226,12 +230,7 @@ impl coverage::Verifier for Ctx<'_, '_> {
             self.part.replace(path.to_string()),
         );
         let first = self.report.signatures.len();
-        match nested {
-            NestedSigned::Detached { sd, signed_part } => {
-                self.signed_layer(sd, Some(signed_part), LayerKind::SignedDetached)
-            }
-            NestedSigned::Opaque { sd } => self.signed_layer(sd, None, LayerKind::SignedOpaque),
-        }
+        self.record_signed_layer(&nested.sd, nested.results.clone(), nested.kind);
         (self.from, self.sender, self.part) = saved;
         (first..self.report.signatures.len())
             .filter(|&i| !self.report.signatures[i].countersignature)

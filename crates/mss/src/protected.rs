@@ -79,12 +79,28 @@ pub(crate) fn after_open(outer: Option<&Headers>, entity: Vec<u8>, report: &mut 
         // Not a MIME entity: nothing to recover (the opener says so already).
         return entity;
     }
-    let p = match header_protection::recover(&entity) {
+    if record(outer, header_protection::recover(&entity), report) {
+        header_protection::unmark(&entity)
+    } else {
+        entity
+    }
+}
+
+/// Record the protected headers `recovered` from the payload (compared with the `outer`
+/// header section) into the report; true when the payload is to be unmarked
+/// ([`header_protection::unmark`]). Shared with the streaming open, which recovers them
+/// from the payload's header section ([`header_protection::recover_from`]).
+pub(crate) fn record(
+    outer: Option<&Headers>,
+    recovered: Result<Option<header_protection::Protected>, mss_cms::mime::MimeError>,
+    report: &mut Report,
+) -> bool {
+    let p = match recovered {
         Ok(Some(p)) => p,
-        Ok(None) => return entity,
+        Ok(None) => return false,
         Err(e) => {
             report.warn(format!("malformed-header-protection: {e}"));
-            return entity;
+            return false;
         }
     };
     let encrypted = report.encrypted;
@@ -128,5 +144,5 @@ pub(crate) fn after_open(outer: Option<&Headers>, entity: Vec<u8>, report: &mut 
         differences,
         legacy_display: p.legacy_display,
     });
-    header_protection::unmark(&entity)
+    true
 }

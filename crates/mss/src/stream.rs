@@ -31,7 +31,7 @@ use x509_cert::attr::Attribute;
 
 use mss_algs::keys::SigningKey;
 use mss_cms::enveloped::Recipient;
-use mss_cms::mime::{self, Headers};
+use mss_cms::mime::{self, Headers, header_protection};
 use mss_cms::signed::{SignParams, SignerSpec};
 use mss_cms::stream::{
     Base64Reader, Base64Writer, CmsReader, EnvelopedWriter, MultipartSignedReader,
@@ -39,8 +39,9 @@ use mss_cms::stream::{
 };
 
 use crate::Error;
+use crate::coverage;
 use crate::open::{Ctx, OpenOptions};
-use crate::report::{Layer, LayerKind, PartCoverage, Report};
+use crate::report::{Layer, LayerKind, Report};
 use crate::send::{EncryptOptions, SignOptions};
 
 pub use crate::stream_send::{
@@ -487,20 +488,45 @@ fn is_smime_multipart_signed(h: &Headers) -> bool {
         })
 }
 
-/// The warning of a streamed open whose clear message is a multipart or message/*
-/// entity: [`open_stream`] does not analyse the parts inside it (signed parts in an
-/// unsigned multipart, protected headers) the way [`crate::open`] does, so a reader
-/// must not take the message as wholly covered by its signatures.
+/// The warning of a streamed open that could not analyse a part of the clear message
+/// within its memory bounds (an `application/pkcs7-mime` part or a signature part
+/// larger than 16 MiB, a nested header block larger than 1 MiB, a signed part with a
+/// bare CR before a bare LF, whose canonical form was not hashed): that part is listed as
+/// one opaque leaf covered only by the signatures around it, so a reader must not take
+/// it as covered by a signature it may hold. [`crate::open`] never gives it.
 pub const PARTS_NOT_ANALYSED: &str = "parts-not-analysed";
+
+/// Writes to `out` and scans what is written; a scan error is kept for the caller.
+struct Tee<'o, 's, 'c> {
+    out: &'o mut dyn Write,
+    scanner: &'s mut crate::stream_parts::PartScanner<'c>,
+    error: Option<Error>,
+}
+
+impl Write for Tee<'_, '_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        if let Err(e) = self.scanner.push(&buf[..n]) {
+            self.error = Some(e);
+            return Err(io::Error::other("the scan of the parts failed"));
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
 
 /// Open a message read from `input`: every S/MIME layer (enveloped, auth-enveloped,
 /// opaque signed, `multipart/signed`; nested) is decrypted or verified while
 /// streaming, and the clear message (the received outer header fields merged with the
-/// innermost entity, as [`crate::open`] gives it) is written to `out`. Signatures are
-/// judged (chain, revocation) as by [`crate::open`], and the [`Report`] is the same.
+/// innermost entity, protected headers restored, as [`crate::open`] gives it) is
+/// written to `out`. Signatures are judged (chain, revocation) as by [`crate::open`].
+/// The parts of the clear message are analysed while they stream (nested signed parts
+/// verified and reported by part path, coverage, protected headers compared, signer
+/// mismatch), so that the [`Report`] is the same as [`crate::open`]'s, in bounded
+/// memory; a part beyond the bounds is reported [`PARTS_NOT_ANALYSED`].
 /// A bare BER/DER CMS object is accepted too (then only the inner content is written).
-/// Unlike [`crate::open`], the parts inside the clear message are not analysed: see
-/// [`PARTS_NOT_ANALYSED`].
 pub fn open_stream(
     input: &mut dyn Read,
     out: &mut dyn Write,
@@ -526,10 +552,14 @@ pub fn open_stream(
         sender: None,
         part: None,
     };
+    let checks = coverage::Checks {
+        extra_certs: &opts.extra_certs,
+        policy: opts.policy,
+    };
     // The top-level headers (none for a bare CMS object), the current entity's headers
-    // and its (raw) body.
+    // with its raw header block, and its (raw) body.
     let mut outer: Option<Headers> = None;
-    let mut current: (Option<Headers>, Box<dyn Read + '_>) = if first == Some(0x30) {
+    let mut current: (Option<HeaderBlock>, Box<dyn Read + '_>) = if first == Some(0x30) {
         (None, Box::new(buffered))
     } else {
         let block = read_header_block(&mut buffered)?;
@@ -537,12 +567,12 @@ pub fn open_stream(
         ctx.from = h.get("From");
         ctx.sender = h.get("Sender");
         outer = Some(h.clone());
-        (Some(h), Box::new(buffered))
+        (Some((h, block)), Box::new(buffered))
     };
     let mut layers = 0;
-    // The content type of the innermost entity when it is a single (leaf) part: then
-    // every signature around it covers the whole displayed message.
-    let mut leaf: Option<String> = None;
+    // The innermost entity's header fields and the scan of its parts (`None`: the
+    // content of the innermost layer is not MIME).
+    let mut innermost: Option<(Headers, crate::stream_parts::PartScanner<'_>)> = None;
     loop {
         let (h, body) = current;
         let layer = match &h {
@@ -556,7 +586,7 @@ pub fn open_stream(
                 )
                 .map_err(cms)?,
             ),
-            Some(h) if is_pkcs7_mime(h) => LayerReader::Cms(
+            Some((h, _)) if is_pkcs7_mime(h) => LayerReader::Cms(
                 read_cms(
                     body_reader(h, body),
                     &opts.keys,
@@ -566,35 +596,42 @@ pub fn open_stream(
                 )
                 .map_err(cms)?,
             ),
-            Some(h) if is_smime_multipart_signed(h) => LayerReader::Multipart(
+            Some((h, _)) if is_smime_multipart_signed(h) => LayerReader::Multipart(
                 MultipartSignedReader::new(body, &h.content_type(), &opts.extra_certs, opts.policy)
                     .map_err(cms)?,
             ),
-            Some(h) => {
-                // The innermost entity: its header block, then its body. Its parts are
-                // not looked into here (nested signatures, protected headers): say so.
-                let ct = h.content_type();
-                if ct.mime_type == "multipart" || ct.mime_type == "message" {
-                    ctx.report.warn(PARTS_NOT_ANALYSED);
+            Some((h, block)) => {
+                // The innermost entity: its header block (without its header
+                // protection marks, as `crate::open` gives it), then its body, scanned
+                // for its parts as it is written.
+                let unmark = layers > 0
+                    && matches!(header_protection::recover_from(h, |_| false), Ok(Some(_)));
+                let head = if unmark {
+                    header_protection::unmark(block)
                 } else {
-                    leaf = Some(ct.essence());
-                }
-                let block = h.to_bytes();
-                if layers == 0 {
-                    out.write_all(&block).map_err(io_error)?;
-                    out.write_all(b"\r\n").map_err(io_error)?;
-                } else {
-                    let mut entity = block;
-                    entity.extend_from_slice(b"\r\n");
-                    let merged = match &outer {
-                        Some(o) => mime::merge_outer_headers(o, &entity),
-                        None => entity,
-                    };
-                    out.write_all(&merged).map_err(io_error)?;
-                }
+                    block.clone()
+                };
+                let head = match &outer {
+                    Some(o) => mime::merge_outer_headers(o, &head),
+                    None => head,
+                };
+                out.write_all(&head).map_err(io_error)?;
+                crate::mdn::note_request(&head, ctx.report);
+                let mut scanner = crate::stream_parts::PartScanner::new(checks);
+                scanner.push(block)?;
                 let mut body = body;
-                pump(&mut body, out)?;
+                let mut tee = Tee {
+                    out,
+                    scanner: &mut scanner,
+                    error: None,
+                };
+                let pumped = pump(&mut body, &mut tee);
+                if let Some(e) = tee.error {
+                    return Err(e);
+                }
+                pumped?;
                 drop(body);
+                innermost = Some((h.clone(), scanner));
                 break;
             }
         };
@@ -610,7 +647,7 @@ pub fn open_stream(
         match Headers::parse(&block) {
             Ok(h) if !block.is_empty() && looks_like_header_block(&block) => {
                 current = (
-                    Some(h),
+                    Some((h, block)),
                     Box::new(LayerEnd {
                         inner: Some(inner),
                         sink: Rc::clone(&sink),
@@ -620,7 +657,6 @@ pub fn open_stream(
             _ => {
                 // Not MIME inside a CMS layer: handed back as it stands.
                 ctx.report.warn("inner-content-not-mime");
-                leaf = Some("application/octet-stream".into());
                 out.write_all(&block).map_err(io_error)?;
                 let mut rest = LayerEnd {
                     inner: Some(inner),
@@ -634,21 +670,40 @@ pub fn open_stream(
     for f in sink.borrow_mut().drain(..) {
         record_end(&mut ctx, f)?;
     }
-    if let Some(content_type) = leaf {
-        let signed_by = (0..ctx.report.signatures.len())
-            .filter(|&i| !ctx.report.signatures[i].countersignature)
-            .collect();
-        ctx.report.parts = vec![PartCoverage {
-            path: String::new(),
-            content_type,
-            signed_by,
-        }];
-    }
+    // The parts, as `crate::open` reports them.
+    let outer_signatures: Vec<usize> = (0..ctx.report.signatures.len())
+        .filter(|&i| !ctx.report.signatures[i].countersignature)
+        .collect();
+    let mailboxes = coverage::Mailboxes {
+        from: ctx.from.clone(),
+        sender: ctx.sender.clone(),
+    };
+    let (tree, protected) = match innermost {
+        Some((h, scanner)) => {
+            let scanned = scanner.finish()?;
+            (scanned.tree, Some((h, scanned.legacy_display)))
+        }
+        None => (
+            coverage::Node::Leaf("application/octet-stream".into()),
+            None,
+        ),
+    };
+    ctx.report.parts = coverage::report(&tree, &outer_signatures, &mailboxes, &mut ctx)?;
+    drop(tree);
     if ctx.report.encrypted && !ctx.report.authenticated_encryption && !ctx.report.is_signed() {
         ctx.report.warn("unauthenticated-encryption");
     }
+    if let Some((h, legacy_display)) = protected
+        && layers > 0
+    {
+        let recovered = header_protection::recover_from(&h, |_| legacy_display);
+        crate::protected::record(outer.as_ref(), recovered, ctx.report);
+    }
     Ok(report)
 }
+
+/// An entity's header fields and its raw header block (blank line included).
+type HeaderBlock = (Headers, Vec<u8>);
 
 /// Does this block start like MIME header fields (or an empty header block)?
 fn looks_like_header_block(block: &[u8]) -> bool {

@@ -623,8 +623,9 @@ fn encrypt_cmd(a: EncryptArgs) -> Result<(), Failure> {
 }
 
 fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
-    let input = if a.io.stream {
-        Vec::new()
+    let stream = streaming::wanted(&a.io);
+    let input = if stream {
+        streaming::head(&a.io.input)
     } else {
         read_input(&a.io.input)?
     };
@@ -662,7 +663,7 @@ fn open_cmd(a: OpenArgs) -> Result<u8, Failure> {
         ..Default::default()
     };
     trust::apply(&a.trust_opts, &http, &fetchers, ldap.is_some(), &mut opts)?;
-    if a.io.stream {
+    if stream {
         let (report, output) = streaming::open(&a.io, &opts)?;
         let report_file = inputs::stage_json(a.report_json.as_deref(), || {
             serde_json::to_vec_pretty(&report.to_json())

@@ -1,11 +1,11 @@
-//! The streaming path of `mss sign`, `mss encrypt` and `mss open`. `sign` and
-//! `encrypt` take it for input files of [`THRESHOLD`] bytes or more, or with
-//! `--stream`, with every send option (header protection, receipt requests: see
-//! [`wanted`]); `open` takes it only with `--stream` (the streamed open neither recovers protected headers nor analyses the
-//! parts inside the clear message: a multipart or message/* result carries the
-//! `parts-not-analysed` warning, which denies exit 0). The message goes
-//! through `mss::stream` in bounded memory; a progress bar is drawn on standard error
-//! only when it is a terminal.
+//! The streaming path of `mss sign`, `mss encrypt` and `mss open` (`mss verify`). They
+//! take it for input files of [`THRESHOLD`] bytes or more, or with `--stream`, with
+//! every send option (header protection, receipt requests). A streamed open gives the
+//! same report, clear message and exit code as the in-memory one (parts analysed,
+//! protected headers restored; a part beyond the streaming bounds is warned
+//! `parts-not-analysed`, which denies exit 0). The message goes through `mss::stream`
+//! in bounded memory; a progress bar is drawn on standard error only when it is a
+//! terminal.
 //!
 //! Outputs keep the CLI's promise: an `--out` file is written beside its destination
 //! and renamed into place only when the command succeeded. `mss open` to standard
@@ -35,6 +35,20 @@ pub fn wanted(io: &Io) -> bool {
         .as_deref()
         .and_then(|p| std::fs::metadata(p).ok())
         .is_some_and(|m| m.is_file() && m.len() >= THRESHOLD)
+}
+
+/// The start of the input file (at most 64 KiB; nothing for standard input): where a
+/// streamed open finds the header fields it needs before streaming (the Message-ID the
+/// key store records).
+pub fn head(path: &Option<PathBuf>) -> Vec<u8> {
+    let mut head = Vec::new();
+    if let Some(p) = path
+        && let Ok(f) = File::open(p)
+    {
+        // Unreadable here: the open reports it.
+        let _ = f.take(64 * 1024).read_to_end(&mut head);
+    }
+    head
 }
 
 fn failure(what: impl std::fmt::Display) -> Failure {

@@ -1,9 +1,9 @@
-//! The CLI's streaming path (`--stream`; automatic for input files of 8 MiB or more
-//! when signing or encrypting, with every send option): a 9 MiB draft signed and
-//! encrypted with the default options (RFC 9788 header protection, `hp="cipher"`),
-//! then opened, by `mss` and checked with `openssl cms`; a tampered message leaves no
-//! output file; a streamed open of a multipart message is
-//! never exit 0 (its parts are not analysed). Identities come from `mss demo --dir`.
+//! The CLI's streaming path (`--stream`; automatic for input files of 8 MiB or more,
+//! with every send option): a 9 MiB draft signed and encrypted with the default options
+//! (RFC 9788 header protection, `hp="cipher"`), then opened, by `mss` and checked with
+//! `openssl cms`; a tampered message leaves no output file; a streamed open gives the
+//! report, clear message and exit code of the in-memory open. Identities come from
+//! `mss demo --dir`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -159,7 +159,8 @@ Content-Type: application/octet-stream\r\n\r\n"
     assert!(clear.ends_with(&entity[at + 4..]));
     let report = std::fs::read_to_string(d.join("report.json")).expect("report");
     assert!(report.contains("\"valid\""), "{report}");
-    // The in-memory open recovers the protected headers.
+    // Opened without --stream (it streams anyway: the input is over 8 MiB), the
+    // protected headers are recovered.
     let opened = open_as_bob(
         d,
         &[
@@ -171,7 +172,7 @@ Content-Type: application/octet-stream\r\n\r\n"
             "report-mem.json",
         ],
     );
-    ok(&opened, "mss open (in memory)");
+    ok(&opened, "mss open (automatic streaming)");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("report-mem.json")).expect("report"))
             .expect("JSON");
@@ -241,11 +242,30 @@ fn stream_flag_on_standard_input_and_output() {
     assert!(String::from_utf8_lossy(&v.stdout).contains("line one\r\nline two\r\n"));
 }
 
-/// The streamed open does not look inside a multipart clear message (nested signed
-/// parts, protected headers): it says so with `parts-not-analysed` and exit 15, where
-/// the in-memory open of the same message exits 0.
+/// The report without its validation times (both opens validate at "now").
+fn report_without_times(path: &Path) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("validation_time");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("report")).expect("report JSON");
+    strip(&mut v);
+    v
+}
+
+/// A streamed open (`--stream`, automatic for inputs of 8 MiB or more) analyses the
+/// parts of the clear message as the in-memory open does: the same report, clear
+/// message and exit code for a signed multipart (0), a partial signature (a signed part
+/// beside unsigned text) and a signed and encrypted message with protected headers.
 #[test]
-fn streamed_open_of_a_multipart_message_is_not_exit_zero() {
+fn streamed_open_gives_the_in_memory_report_and_exit_code() {
     let tmp = tempfile::tempdir().expect("temporary directory");
     let d = tmp.path();
     ok(&mss(d, &["demo", "--dir", "."]), "mss demo");
@@ -254,41 +274,101 @@ fn streamed_open_of_a_multipart_message_is_not_exit_zero() {
 Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n\
 one\r\n--b1\r\nContent-Type: text/plain\r\n\r\ntwo\r\n--b1--\r\n";
     std::fs::write(d.join("mixed.eml"), draft).expect("write");
+    let sign = |input: &str, output: &str| {
+        let args = [
+            "sign",
+            "--identity",
+            "alice.pem",
+            "--in",
+            input,
+            "--out",
+            output,
+        ];
+        ok(&mss(d, &args), "mss sign");
+    };
+    sign("mixed.eml", "signed.eml");
+    // A signed part inside an unsigned multipart.
+    std::fs::write(
+        d.join("part.eml"),
+        b"Content-Type: text/plain\r\n\r\nKind regards\r\n",
+    )
+    .expect("write");
+    sign("part.eml", "signed-part.eml");
+    let signed_part = std::fs::read(d.join("signed-part.eml")).expect("signed part");
+    let at = signed_part
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header block");
+    // Keep only the part's own (Content-*) header fields.
+    let head = String::from_utf8_lossy(&signed_part[..at]).to_string();
+    let mut partial = b"From: alice.martin@demo.mssante.test\r\nTo: bob@example.test\r\n\
+Content-Type: multipart/mixed; boundary=\"b2\"\r\n\r\n--b2\r\nContent-Type: text/plain\r\n\r\n\
+You are fired.\r\n--b2\r\n"
+        .to_vec();
+    let mut in_content = false;
+    for line in head.split("\r\n") {
+        if line.to_ascii_lowercase().starts_with("content-") {
+            in_content = true;
+        } else if !line.starts_with([' ', '\t']) {
+            in_content = false;
+        }
+        if in_content {
+            partial.extend_from_slice(line.as_bytes());
+            partial.extend_from_slice(b"\r\n");
+        }
+    }
+    partial.extend_from_slice(&signed_part[at + 2..]);
+    partial.extend_from_slice(b"\r\n--b2--\r\n");
+    std::fs::write(d.join("partial.eml"), &partial).expect("write");
+    // Signed and encrypted, protected headers (the default).
     ok(
         &mss(
             d,
             &[
-                "sign",
-                "--identity",
+                "encrypt",
+                "--sign-with",
                 "alice.pem",
+                "--to",
+                "bob.pem",
                 "--in",
                 "mixed.eml",
                 "--out",
-                "signed.eml",
+                "sealed.eml",
             ],
         ),
-        "mss sign",
+        "mss encrypt",
     );
-    let open = |extra: Option<&str>| {
-        let mut args = vec!["open", "--trust", "ca.pem", "--in", "signed.eml"];
-        args.extend(["--out", "clear.eml", "--report-json", "report.json"]);
-        args.extend(extra);
-        mss(d, &args)
-    };
-    let in_memory = open(None);
-    assert_eq!(
-        in_memory.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&in_memory.stderr)
-    );
-    let streamed = open(Some("--stream"));
-    assert_eq!(
-        streamed.status.code(),
-        Some(15),
-        "{}",
-        String::from_utf8_lossy(&streamed.stderr)
-    );
-    let report = std::fs::read_to_string(d.join("report.json")).expect("report");
-    assert!(report.contains("parts-not-analysed"), "{report}");
+    for (name, exit) in [("signed.eml", 0), ("partial.eml", -1), ("sealed.eml", 0)] {
+        let open = |stream: bool, tag: &str| {
+            let (clear, report) = (format!("{tag}.eml"), format!("{tag}.json"));
+            let mut args = vec!["open", "--identity", "bob.pem", "--trust", "ca.pem"];
+            args.extend(["--in", name, "--out", &clear, "--report-json", &report]);
+            if stream {
+                args.push("--stream");
+            }
+            let out = mss(d, &args);
+            (
+                out.status.code(),
+                std::fs::read(d.join(&clear)).expect("clear message"),
+                report_without_times(&d.join(&report)),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (code, clear, report, stderr) = open(false, "mem");
+        if exit >= 0 {
+            assert_eq!(code, Some(exit), "{name}: {stderr}");
+        } else {
+            // A partial signature is never exit 0.
+            assert!(code.is_some_and(|c| c != 0), "{name}: {stderr}");
+            assert!(report.to_string().contains("partial-signature"), "{report}");
+        }
+        let (s_code, s_clear, s_report, s_stderr) = open(true, "streamed");
+        assert_eq!(s_code, code, "{name}: {s_stderr}");
+        assert_eq!(s_report, report, "{name}");
+        assert!(s_clear == clear, "{name}: clear messages differ");
+        assert!(
+            !s_report.to_string().contains("parts-not-analysed"),
+            "{name}"
+        );
+    }
 }

@@ -247,6 +247,16 @@ pub struct Protected {
 pub fn recover(inner_entity: &[u8]) -> Result<Option<Protected>, MimeError> {
     let (hb, body) = split_header_body(inner_entity);
     let headers = Headers::parse(hb)?;
+    recover_from(&headers, |ct| has_legacy_display(ct, body))
+}
+
+/// [`recover`] for a payload known by its header section only (a payload that streams):
+/// `legacy_display` tells whether its body starts with a legacy display part (see
+/// [`is_legacy_display_part`]); it is asked only for a `protected-headers="v1"` payload.
+pub fn recover_from(
+    headers: &Headers,
+    legacy_display: impl FnOnce(&ContentType) -> bool,
+) -> Result<Option<Protected>, MimeError> {
     let ct = headers.content_type();
     let scheme = match ct.param("hp").map(|v| v.trim().to_ascii_lowercase()) {
         Some(v) if v == "cipher" => HpScheme::Cipher,
@@ -285,7 +295,7 @@ pub fn recover(inner_entity: &[u8]) -> Result<Option<Protected>, MimeError> {
             protected.fields.push(f.clone());
         }
     }
-    let legacy_display = scheme == HpScheme::LegacyV1 && has_legacy_display(&ct, body);
+    let legacy_display = scheme == HpScheme::LegacyV1 && legacy_display(&ct);
     Ok(Some(Protected {
         scheme,
         headers: protected,
@@ -307,14 +317,18 @@ fn has_legacy_display(ct: &ContentType, body: &[u8]) -> bool {
     };
     parts.first().is_some_and(|p| {
         let (phb, _) = split_header_body(p);
-        Headers::parse(phb).is_ok_and(|h| {
-            let pct = h.content_type();
-            pct.essence() == "text/plain"
-                && pct
-                    .param("protected-headers")
-                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("v1"))
-        })
+        Headers::parse(phb).is_ok_and(|h| is_legacy_display_part(&h))
     })
+}
+
+/// Is a part with these header fields a legacy display part
+/// (`text/plain; protected-headers="v1"`)?
+pub fn is_legacy_display_part(h: &Headers) -> bool {
+    let pct = h.content_type();
+    pct.essence() == "text/plain"
+        && pct
+            .param("protected-headers")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("v1"))
 }
 
 /// The payload as a reader sees it once its protected headers are recovered: without

@@ -51,10 +51,10 @@ pub use encoding::{
     canonicalize, decode_transfer_encoding, encode_base64_lines, encode_quoted_printable,
 };
 pub use headers::{ContentType, HeaderField, Headers, decode_rfc2047};
-pub use multipart::{split_header_body, split_multipart};
+pub use multipart::{Delim, delimiter_kind, split_header_body, split_multipart};
 pub use smime::{
-    SmimeEntity, build_multipart_signed, build_pkcs7_mime, classify, merge_outer_headers,
-    split_draft,
+    SmimeEntity, build_multipart_signed, build_pkcs7_mime, classify, is_pkcs7_entity,
+    is_signature_part, merge_outer_headers, smime_signed_protocol, split_draft,
 };
 
 /// Maximum size in bytes of one header field (name, colon and raw value with

@@ -42,14 +42,19 @@ pub fn split_header_body(data: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// What a line is with respect to the boundary.
-#[derive(PartialEq, Eq)]
-enum Delim {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delim {
+    /// Not a delimiter line: content.
     No,
+    /// A delimiter: a body part starts after it.
     Part,
+    /// The close delimiter.
     Close,
 }
 
-fn delimiter_kind(line: &[u8], dash_boundary: &[u8]) -> Delim {
+/// What `line` (without its line break) is for `dash_boundary` (`--` and the boundary),
+/// as [`split_multipart`] tells it: shared with streaming splitters.
+pub fn delimiter_kind(line: &[u8], dash_boundary: &[u8]) -> Delim {
     let Some(rest) = line.strip_prefix(dash_boundary) else {
         return Delim::No;
     };

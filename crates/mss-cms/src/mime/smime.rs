@@ -130,6 +130,40 @@ pub fn classify(entity: &[u8]) -> Result<(Headers, SmimeEntity), MimeError> {
     Ok((headers, kind))
 }
 
+/// Does [`classify`] take an entity with these header fields for an
+/// [`SmimeEntity::Pkcs7Mime`] one (`application/pkcs7-mime`, or an octet-stream named
+/// `*.p7m`, `*.p7c`, `*.p7z`)? Lets a streaming reader decide before the body.
+pub fn is_pkcs7_entity(headers: &Headers) -> bool {
+    let ct = headers.content_type();
+    match (ct.mime_type.as_str(), ct.subtype.as_str()) {
+        ("application", "pkcs7-mime" | "x-pkcs7-mime") => true,
+        ("application", "octet-stream") => file_name(headers, &ct)
+            .is_some_and(|n| n.ends_with(".p7m") || n.ends_with(".p7c") || n.ends_with(".p7z")),
+        _ => false,
+    }
+}
+
+/// The protocol of a `multipart/signed` entity whose Content-Type is `ct`, lowercase,
+/// when [`classify`] takes it for an S/MIME one (`None`: PGP/MIME or another protocol,
+/// classified [`SmimeEntity::Plain`]); `Some("")` when there is no protocol parameter.
+pub fn smime_signed_protocol(ct: &ContentType) -> Option<String> {
+    match ct.param("protocol").map(|p| p.trim().to_ascii_lowercase()) {
+        Some(p) if !SIG_PROTOCOLS.contains(&p.as_str()) => None,
+        Some(p) => Some(p),
+        None => Some(String::new()),
+    }
+}
+
+/// Is the second part of a `multipart/signed` with these header fields a signature
+/// part that [`classify`] accepts?
+pub fn is_signature_part(sig_headers: &Headers) -> bool {
+    let sig_ct = sig_headers.content_type();
+    let sig_essence = sig_ct.essence();
+    SIG_PROTOCOLS.contains(&sig_essence.as_str())
+        || (sig_essence == "application/octet-stream"
+            && file_name(sig_headers, &sig_ct).is_some_and(|n| n.ends_with(".p7s")))
+}
+
 fn classify_signed(ct: &ContentType, body: &[u8]) -> Result<SmimeEntity, MimeError> {
     let protocol = ct.param("protocol").map(|p| p.trim().to_ascii_lowercase());
     if let Some(p) = &protocol

@@ -253,7 +253,10 @@ impl<R: Read> std::fmt::Debug for MultipartSignedReader<'_, R> {
     }
 }
 
-fn micalg_digests(micalg: Option<&str>) -> Vec<DigestAlgorithm> {
+/// The digest algorithms a streaming verifier hashes a signed part with, for the
+/// `micalg` parameter of its `multipart/signed`: those it names plus SHA-256, or
+/// without a usable `micalg` SHA-1, SHA-256, SHA-384 and SHA-512.
+pub fn micalg_digests(micalg: Option<&str>) -> Vec<DigestAlgorithm> {
     let known = [
         DigestAlgorithm::Sha1,
         DigestAlgorithm::Sha224,

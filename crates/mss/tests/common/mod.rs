@@ -8,8 +8,12 @@
 use std::sync::OnceLock;
 
 use mss::{Certificate, DecryptionKey, OpenOptions, Opened};
+
+#[path = "../../../../tests/src/stream_alike.rs"]
+mod stream_alike;
 use mss_token::SoftwareIdentity;
 use mss_token::ca::{CertificateAuthority, PersonProfile};
+pub use stream_alike::assert_streams_alike;
 
 /// The test CA and the identities it issued.
 pub struct Pki {
@@ -78,16 +82,17 @@ pub fn open_options(key: Option<&SoftwareIdentity>) -> OpenOptions<'_> {
 }
 
 /// Open `msg` with `key` (if any) and these trust anchors; panics when opening fails.
+/// Every message opened so is also opened while streaming
+/// ([`assert_streams_alike`]).
 pub fn open_with(msg: &[u8], key: Option<&SoftwareIdentity>, anchors: Vec<Certificate>) -> Opened {
-    mss::open(
-        msg,
-        &OpenOptions {
-            keys: keys(key),
-            trust_anchors: anchors,
-            ..Default::default()
-        },
-    )
-    .expect("open")
+    let opts = OpenOptions {
+        keys: keys(key),
+        trust_anchors: anchors,
+        ..Default::default()
+    };
+    let opened = mss::open(msg, &opts).expect("open");
+    assert_streams_alike(msg, opts);
+    opened
 }
 
 /// Open `msg` with `key` (if any), trusting the test CA; panics when opening fails.
