@@ -315,6 +315,34 @@ impl ContentEncryptor {
         }
     }
 
+    /// Encrypt `buf` in place (no copy): the same ciphertext as [`update`](Self::update)
+    /// would append. For CBC, a trailing partial block is held back (removed from `buf`,
+    /// its plaintext wiped) and comes first in the next call.
+    pub fn update_in_place(&mut self, buf: &mut Vec<u8>) {
+        match &mut self.mode {
+            Mode::Cbc {
+                blocks,
+                block_len,
+                held,
+            } => {
+                if !held.is_empty() {
+                    buf.splice(0..0, held.iter().copied());
+                    held.clear();
+                }
+                let keep = buf.len() % *block_len;
+                let cut = buf.len() - keep;
+                held.extend_from_slice(&buf[cut..]);
+                buf[cut..].fill(0);
+                buf.truncate(cut);
+                blocks.blocks(buf);
+            }
+            Mode::Gcm(g) => {
+                g.ctr.apply(buf);
+                g.hash(buf);
+            }
+        }
+    }
+
     /// Finish: append the last (padded) block to `out` for CBC; return the GCM tag
     /// (empty for CBC).
     pub fn finish(self, out: &mut Vec<u8>) -> Vec<u8> {
@@ -440,6 +468,28 @@ mod tests {
         (out, tag)
     }
 
+    /// As `chunked_encrypt`, alternating `update_in_place` and `update`.
+    fn chunked_encrypt_in_place(
+        params: &CipherParams,
+        key: &[u8],
+        data: &[u8],
+        step: usize,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let mut e = ContentEncryptor::new(params, key).unwrap();
+        let mut out = Vec::new();
+        for (i, c) in data.chunks(step.max(1)).enumerate() {
+            if i % 2 == 0 {
+                let mut buf = c.to_vec();
+                e.update_in_place(&mut buf);
+                out.extend_from_slice(&buf);
+            } else {
+                e.update(c, &mut out);
+            }
+        }
+        let tag = e.finish(&mut out);
+        (out, tag)
+    }
+
     fn chunked_decrypt(
         params: &CipherParams,
         key: &[u8],
@@ -482,6 +532,12 @@ mod tests {
                         streamed,
                         one_shot,
                         "{} len {len} step {step}",
+                        cipher.name()
+                    );
+                    assert_eq!(
+                        chunked_encrypt_in_place(&params, &key, pt, step),
+                        one_shot,
+                        "in place: {} len {len} step {step}",
                         cipher.name()
                     );
                     let tag = cipher.is_aead().then_some(streamed.1.as_slice());

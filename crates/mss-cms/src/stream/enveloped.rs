@@ -46,6 +46,8 @@ pub struct EnvelopedWriter<W: Write> {
     enc: Option<Encrypting>,
     pending: Zeroizing<Vec<u8>>,
     ct: Vec<u8>,
+    /// Batch buffers back from the encrypting thread, to be filled again.
+    spare: Vec<Zeroizing<Vec<u8>>>,
     aead: bool,
     written: u64,
 }
@@ -59,6 +61,9 @@ const QUEUE: usize = 4;
 /// Plaintext handed to the encrypting thread at a time (fewer wake-ups than one
 /// segment at a time); its ciphertext is written as segments of [`SEGMENT`].
 const BATCH: usize = 4 * SEGMENT;
+
+/// Batch buffers kept for reuse at most.
+const SPARE: usize = 2;
 
 /// Write `ct` as BER segments of at most [`SEGMENT`] bytes.
 fn write_segments<W: Write>(out: &mut W, ct: &[u8]) -> io::Result<()> {
@@ -77,7 +82,7 @@ enum Encrypting {
     Inline(ContentEncryptor),
     Threaded {
         tx: std::sync::mpsc::SyncSender<Zeroizing<Vec<u8>>>,
-        rx: std::sync::mpsc::Receiver<Vec<u8>>,
+        rx: std::sync::mpsc::Receiver<Zeroizing<Vec<u8>>>,
         handle: std::thread::JoinHandle<(Vec<u8>, Vec<u8>)>,
     },
 }
@@ -133,6 +138,7 @@ impl<W: Write> EnvelopedWriter<W> {
             enc: Some(Encrypting::Inline(ContentEncryptor::new(&params, &key)?)),
             pending: Zeroizing::new(Vec::with_capacity(SEGMENT)),
             ct: Vec::with_capacity(SEGMENT + 32),
+            spare: Vec::new(),
             aead,
             written: 0,
         })
@@ -145,12 +151,12 @@ impl<W: Write> EnvelopedWriter<W> {
             && let Some(Encrypting::Inline(mut e)) = self.enc.take()
         {
             let (tx, in_rx) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(QUEUE);
-            let (out_tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            let (out_tx, rx) = std::sync::mpsc::channel::<Zeroizing<Vec<u8>>>();
             let handle = std::thread::spawn(move || {
-                for pt in in_rx {
-                    let mut ct = Vec::with_capacity(pt.len() + 32);
-                    e.update(&pt, &mut ct);
-                    if out_tx.send(ct).is_err() {
+                // Encrypted in place: the batch comes back as its ciphertext.
+                for mut batch in in_rx {
+                    e.update_in_place(&mut batch);
+                    if out_tx.send(batch).is_err() {
                         break;
                     }
                 }
@@ -172,11 +178,19 @@ impl<W: Write> EnvelopedWriter<W> {
                 Ok(())
             }
             Some(Encrypting::Threaded { tx, rx, .. }) => {
-                let pt =
-                    std::mem::replace(&mut self.pending, Zeroizing::new(Vec::with_capacity(BATCH)));
+                let next = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| Zeroizing::new(Vec::with_capacity(BATCH)));
+                let pt = std::mem::replace(&mut self.pending, next);
                 tx.send(pt).map_err(|_| worker_gone())?;
-                while let Ok(ct) = rx.try_recv() {
+                while let Ok(mut ct) = rx.try_recv() {
                     write_segments(&mut self.out, &ct)?;
+                    // The buffer serves again (no new allocation, no page faults).
+                    if self.spare.len() < SPARE {
+                        ct.clear();
+                        self.spare.push(ct);
+                    }
                 }
                 Ok(())
             }

@@ -5,7 +5,7 @@
 //! it saves there. Chunks cross to the hashing thread through a bounded channel (at
 //! most [`QUEUE`] chunks in flight), so memory stays bounded.
 
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use mss_algs::digest::{DigestAlgorithm, Hasher};
@@ -27,6 +27,8 @@ enum State {
         tx: SyncSender<Vec<u8>>,
         handle: JoinHandle<Vec<Hasher>>,
         batch: Vec<u8>,
+        /// Hashed batches coming back, to be filled again.
+        spare: Receiver<Vec<u8>>,
     },
 }
 
@@ -55,11 +57,15 @@ impl Hashing {
             }
             let mut moved = std::mem::take(hashers);
             let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
+            let (back, spare) = sync_channel::<Vec<u8>>(QUEUE + 1);
             let handle = std::thread::spawn(move || {
-                for chunk in rx {
+                for mut chunk in rx {
                     for h in moved.iter_mut() {
                         h.update(&chunk);
                     }
+                    chunk.clear();
+                    // Back for reuse; dropped if nobody takes it.
+                    let _ = back.try_send(chunk);
                 }
                 moved
             });
@@ -67,13 +73,20 @@ impl Hashing {
                 tx,
                 handle,
                 batch: Vec::with_capacity(BATCH),
+                spare,
             };
         }
-        if let State::Threaded { tx, batch, .. } = &mut self.state {
+        if let State::Threaded {
+            tx, batch, spare, ..
+        } = &mut self.state
+        {
             batch.extend_from_slice(data);
             if batch.len() >= BATCH {
+                let next = spare
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH));
                 // A failed send means the thread is gone: `finish` reports it.
-                let _ = tx.send(std::mem::replace(batch, Vec::with_capacity(BATCH)));
+                let _ = tx.send(std::mem::replace(batch, next));
             }
         }
     }
@@ -82,7 +95,9 @@ impl Hashing {
     pub(crate) fn finish(self) -> Result<Vec<(DigestAlgorithm, Vec<u8>)>, CmsError> {
         let hashers = match self.state {
             State::Inline(h) => h,
-            State::Threaded { tx, handle, batch } => {
+            State::Threaded {
+                tx, handle, batch, ..
+            } => {
                 if !batch.is_empty() {
                     let _ = tx.send(batch);
                 }
