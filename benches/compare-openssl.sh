@@ -8,6 +8,8 @@
 #   open:         openssl cms -decrypt | openssl cms -verify
 #                 vs  mss open --stream (of the openssl message and of the mss one)
 # Usage: benches/compare-openssl.sh [SIZE_MIB [RUNS]]   (default 256 MiB, 3 runs)
+# BENCH_DIR=/dev/shm puts the message and the outputs in memory (tmpfs): the disk then
+# bounds neither side (on a VM whose page cache is reclaimed, it otherwise can).
 # Needs: openssl, GNU time (/usr/bin/time), a release build of the CLI (built here when
 # missing). Prints, as the median of RUNS alternating runs: seconds, MB/s, CPU seconds
 # (user + system), peak RSS, and the ratios (mss throughput / openssl's).
@@ -24,7 +26,7 @@ fi
 command -v openssl >/dev/null || { echo "openssl is needed" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is needed" >&2; exit 1; }
 
-W="$(mktemp -d)"
+W="$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/mss-bench.XXXXXX")"
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 
