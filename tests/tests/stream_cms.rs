@@ -95,6 +95,51 @@ fn streamed_envelopes_decrypt_in_memory_and_back() {
     }
 }
 
+/// `EnvelopedWriter::new_base64` (base64 encoded on the encrypting thread once there is
+/// one): the text is in 76-character CRLF lines, decodes to the ContentInfo that
+/// decrypts to the content, on both sides of the threading threshold (1 MiB) and with
+/// a small last batch.
+#[test]
+fn armored_envelopes_are_base64_lines_of_the_same_message() {
+    let w = Workdir::new();
+    let bob = identity(&w.pki.bob);
+    let bob_cert = cert(&w.pki.bob);
+    let r = [
+        Recipient::for_certificate(&bob_cert, KeyTransport::RsaPkcs1v15, false).expect("recipient"),
+    ];
+    for cipher in [ContentCipher::Aes256Cbc, ContentCipher::Aes256Gcm] {
+        for len in [
+            0usize,
+            100,
+            1024 * 1024 - 1,
+            1024 * 1024 + 17,
+            3 * 1024 * 1024 + 5,
+        ] {
+            let data = content(len);
+            let mut env =
+                EnvelopedWriter::new_base64(Vec::new(), &r, cipher, &POLICY).expect("writer");
+            write_uneven(&mut env, &data);
+            let text = env.finish().expect("finish");
+            let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+            assert_eq!(lines.last(), Some(&&b""[..]), "ends with a line break");
+            for line in &lines[..lines.len() - 1] {
+                assert!(line.ends_with(b"\r") && line.len() <= 77, "{len}");
+            }
+            // All lines but the last are full.
+            for line in &lines[..lines.len().saturating_sub(2)] {
+                assert_eq!(line.len(), 77, "{len}");
+            }
+            let keys: [&dyn DecryptionKey; 1] = [&bob];
+            let mut back = Vec::new();
+            DecryptReader::new(Base64Reader::new(text.as_slice()), &keys, &[], &POLICY)
+                .expect("reader")
+                .read_to_end(&mut back)
+                .expect("decrypt");
+            assert!(back == data, "{} {len}", cipher.name());
+        }
+    }
+}
+
 #[test]
 fn streamed_decryption_detects_tampering_and_wrong_recipient() {
     let w = Workdir::new();

@@ -150,15 +150,14 @@ pub fn encrypt_stream(
     };
     out.write_all(&pkcs7_head(outer, smime_type))
         .map_err(io_error)?;
-    let b64 = Base64Writer::new(out);
-    let mut env = EnvelopedWriter::new(b64, &rs, opts.cipher, opts.policy).map_err(cms)?;
+    let mut env = EnvelopedWriter::new_base64(out, &rs, opts.cipher, opts.policy).map_err(cms)?;
     let mut input = Counting {
         inner: entity,
         count: 0,
         progress,
     };
     pump(&mut input, &mut env)?;
-    env.finish().map_err(io_error)?.finish().map_err(io_error)?;
+    env.finish().map_err(io_error)?;
     Ok(())
 }
 
@@ -219,8 +218,7 @@ pub(crate) fn sign_and_encrypt_stream_with(
     };
     out.write_all(&pkcs7_head(outer, smime_type))
         .map_err(io_error)?;
-    let b64 = Base64Writer::new(out);
-    let mut env = EnvelopedWriter::new(b64, &rs, opts.cipher, opts.policy).map_err(cms)?;
+    let mut env = EnvelopedWriter::new_base64(out, &rs, opts.cipher, opts.policy).map_err(cms)?;
     let mut input = Counting {
         inner: entity,
         count: 0,
@@ -243,7 +241,7 @@ pub(crate) fn sign_and_encrypt_stream_with(
         &sign_opts,
         extra,
     )?;
-    env.finish().map_err(io_error)?.finish().map_err(io_error)?;
+    env.finish().map_err(io_error)?;
     Ok(())
 }
 

@@ -160,8 +160,12 @@ pub(crate) fn base64_lines_len(n: usize) -> usize {
 /// bytes (one line).
 pub(crate) fn append_base64_lines(data: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
     let b64 = base64_simd::STANDARD;
-    scratch.resize(b64.encoded_length(data.len()), 0);
-    let text = b64.encode(data, base64_simd::Out::from_slice(scratch));
+    let need = b64.encoded_length(data.len());
+    if scratch.len() < need {
+        // Grown, never shrunk: no zero-filling on every call.
+        scratch.resize(need, 0);
+    }
+    let text = b64.encode(data, base64_simd::Out::from_slice(&mut scratch[..need]));
     out.reserve(text.len() + text.len().div_ceil(LINE_WIDTH) * 2);
     for line in text.chunks(LINE_WIDTH) {
         out.extend_from_slice(line);

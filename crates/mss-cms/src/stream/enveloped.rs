@@ -22,6 +22,7 @@ use mss_algs::keys::DecryptionKey;
 use mss_algs::oid;
 use mss_algs::policy::{Policy, Usage};
 
+use super::Base64Lines;
 use super::ber::{self, BerReader, End, OctetStream};
 use crate::enveloped::{KekKey, KeyManagement, Recipient, note, recipient_infos, recipient_key};
 use crate::signed::{check_verdict, name_policy};
@@ -43,11 +44,18 @@ fn enc<T: Encode>(v: &T) -> Result<Vec<u8>, CmsError> {
 /// [`finish`](Self::finish) at the end: dropping the writer leaves the output truncated.
 pub struct EnvelopedWriter<W: Write> {
     out: W,
+    /// Base64 lines around the whole output ([`EnvelopedWriter::new_base64`]); it moves
+    /// to the encrypting thread with the encryption.
+    armor: Option<Base64Lines>,
+    /// Base64 text not yet written out.
+    text: Vec<u8>,
+    /// Is the output base64 ([`EnvelopedWriter::new_base64`])?
+    armored: bool,
     enc: Option<Encrypting>,
     pending: Zeroizing<Vec<u8>>,
     ct: Vec<u8>,
     /// Batch buffers back from the encrypting thread, to be filled again.
-    spare: Vec<Zeroizing<Vec<u8>>>,
+    spare: Vec<Job>,
     aead: bool,
     written: u64,
 }
@@ -65,12 +73,44 @@ const BATCH: usize = 4 * SEGMENT;
 /// Batch buffers kept for reuse at most.
 const SPARE: usize = 2;
 
-/// Write `ct` as BER segments of at most [`SEGMENT`] bytes.
-fn write_segments<W: Write>(out: &mut W, ct: &[u8]) -> io::Result<()> {
-    for seg in ct.chunks(SEGMENT) {
-        ber::write_segment(out, seg)?;
+/// Write `bytes` to `out`, through the base64 lines of `armor` when there are.
+fn put<W: Write>(
+    out: &mut W,
+    armor: &mut Option<Base64Lines>,
+    text: &mut Vec<u8>,
+    bytes: &[u8],
+) -> io::Result<()> {
+    match armor {
+        None => out.write_all(bytes),
+        Some(lines) => {
+            lines.push(bytes, text);
+            if text.len() >= TEXT_BATCH {
+                out.write_all(text)?;
+                text.clear();
+            }
+            Ok(())
+        }
     }
-    Ok(())
+}
+
+/// Append the base64 text of `ct` as BER segments of at most [`SEGMENT`] bytes.
+fn armor_segments(lines: &mut Base64Lines, ct: &[u8], text: &mut Vec<u8>) {
+    for seg in ct.chunks(SEGMENT) {
+        let mut h = Vec::with_capacity(8);
+        ber::write_header(&mut h, 0x04, seg.len());
+        lines.push(&h, text);
+        lines.push(seg, text);
+    }
+}
+
+/// Base64 text gathered before it is written out.
+const TEXT_BATCH: usize = 256 * 1024;
+
+/// A batch for the encrypting thread: plaintext in, ciphertext out (in place), and
+/// the base64 text of its segments when the output is armored.
+struct Job {
+    data: Zeroizing<Vec<u8>>,
+    text: Vec<u8>,
 }
 
 /// The content encryption: inline for small contents, then on a second thread so that
@@ -81,9 +121,9 @@ fn write_segments<W: Write>(out: &mut W, ct: &[u8]) -> io::Result<()> {
 enum Encrypting {
     Inline(ContentEncryptor),
     Threaded {
-        tx: std::sync::mpsc::SyncSender<Zeroizing<Vec<u8>>>,
-        rx: std::sync::mpsc::Receiver<Zeroizing<Vec<u8>>>,
-        handle: std::thread::JoinHandle<(Vec<u8>, Vec<u8>)>,
+        tx: std::sync::mpsc::SyncSender<Job>,
+        rx: std::sync::mpsc::Receiver<Job>,
+        handle: std::thread::JoinHandle<Finished>,
     },
 }
 
@@ -103,10 +143,39 @@ impl<W: Write> EnvelopedWriter<W> {
     /// Start an enveloped message to `recipients` (any mix, as for
     /// [`crate::enveloped::encrypt_to`]): the recipient infos are written at once.
     pub fn new(
+        out: W,
+        recipients: &[Recipient<'_>],
+        cipher: ContentCipher,
+        policy: &dyn Policy,
+    ) -> Result<Self, CmsError> {
+        Self::start(out, recipients, cipher, policy, None)
+    }
+
+    /// As [`new`](Self::new), writing the `ContentInfo` as base64 in 76-character CRLF
+    /// lines (the body of an `application/pkcs7-mime` entity): the same text as
+    /// `EnvelopedWriter::new(Base64Writer::new(out), …)`, but encoded on the encrypting
+    /// thread once there is one, which takes that work off the producing thread.
+    pub fn new_base64(
+        out: W,
+        recipients: &[Recipient<'_>],
+        cipher: ContentCipher,
+        policy: &dyn Policy,
+    ) -> Result<Self, CmsError> {
+        Self::start(
+            out,
+            recipients,
+            cipher,
+            policy,
+            Some(Base64Lines::default()),
+        )
+    }
+
+    fn start(
         mut out: W,
         recipients: &[Recipient<'_>],
         cipher: ContentCipher,
         policy: &dyn Policy,
+        mut armor: Option<Base64Lines>,
     ) -> Result<Self, CmsError> {
         if recipients.is_empty() {
             return Err(CmsError::Unsupported("no recipient given".into()));
@@ -131,10 +200,14 @@ impl<W: Write> EnvelopedWriter<W> {
         head.extend_from_slice(&enc(&oid::ID_DATA)?);
         head.extend_from_slice(&enc(&params.to_algorithm_identifier()?)?);
         head.extend_from_slice(&[0xa0, 0x80]);
-        out.write_all(&head)
+        let mut text = Vec::new();
+        put(&mut out, &mut armor, &mut text, &head)
             .map_err(|e| CmsError::Encoding(e.to_string()))?;
         Ok(EnvelopedWriter {
             out,
+            armored: armor.is_some(),
+            armor,
+            text,
             enc: Some(Encrypting::Inline(ContentEncryptor::new(&params, &key)?)),
             pending: Zeroizing::new(Vec::with_capacity(SEGMENT)),
             ct: Vec::with_capacity(SEGMENT + 32),
@@ -144,53 +217,94 @@ impl<W: Write> EnvelopedWriter<W> {
         })
     }
 
+    /// Write the BER segments of `ct`.
+    fn put_segments(&mut self, ct: &[u8]) -> io::Result<()> {
+        for seg in ct.chunks(SEGMENT) {
+            let mut h = Vec::with_capacity(8);
+            ber::write_header(&mut h, 0x04, seg.len());
+            put(&mut self.out, &mut self.armor, &mut self.text, &h)?;
+            put(&mut self.out, &mut self.armor, &mut self.text, seg)?;
+        }
+        Ok(())
+    }
+
+    /// Write what came back from the encrypting thread; keep its buffers for reuse.
+    fn take_back(&mut self, mut job: Job) -> io::Result<()> {
+        if self.armored {
+            // Encoded on the thread, in whole lines (what was pending here was written
+            // out when the encoding moved there).
+            self.out.write_all(&job.text)?;
+        } else {
+            self.put_segments(&job.data)?;
+        }
+        // The buffers serve again (no new allocation, no page faults).
+        if self.spare.len() < SPARE {
+            job.data.clear();
+            job.text.clear();
+            self.spare.push(job);
+        }
+        Ok(())
+    }
+
     fn flush_segment(&mut self) -> io::Result<()> {
         self.written += self.pending.len() as u64;
         if self.written >= THREAD_AFTER
             && let Some(Encrypting::Inline(_)) = &self.enc
             && let Some(Encrypting::Inline(mut e)) = self.enc.take()
         {
-            let (tx, in_rx) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(QUEUE);
-            let (out_tx, rx) = std::sync::mpsc::channel::<Zeroizing<Vec<u8>>>();
+            let (tx, in_rx) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
+            let (out_tx, rx) = std::sync::mpsc::channel::<Job>();
+            // The base64 state moves with the encryption: from now on the thread
+            // encodes, in order.
+            let mut armor = self.armor.take();
+            if armor.is_some() && !self.text.is_empty() {
+                self.out.write_all(&self.text)?;
+                self.text.clear();
+            }
             let handle = std::thread::spawn(move || {
-                // Encrypted in place: the batch comes back as its ciphertext.
-                for mut batch in in_rx {
-                    e.update_in_place(&mut batch);
-                    if out_tx.send(batch).is_err() {
+                // Encrypted in place: the batch comes back as its ciphertext (and its
+                // base64 text when armored).
+                for mut job in in_rx {
+                    e.update_in_place(&mut job.data);
+                    if let Some(lines) = armor.as_mut() {
+                        armor_segments(lines, &job.data, &mut job.text);
+                    }
+                    if out_tx.send(job).is_err() {
                         break;
                     }
                 }
                 let mut last = Vec::new();
                 let tag = e.finish(&mut last);
-                (last, tag)
+                Finished { last, tag, armor }
             });
             self.enc = Some(Encrypting::Threaded { tx, rx, handle });
         }
         match self.enc.as_mut() {
             None => Err(io::Error::other("the enveloped writer is finished")),
             Some(Encrypting::Inline(e)) => {
-                self.ct.clear();
-                e.update(&self.pending, &mut self.ct);
+                let mut ct = std::mem::take(&mut self.ct);
+                ct.clear();
+                e.update(&self.pending, &mut ct);
                 self.pending.clear();
-                if !self.ct.is_empty() {
-                    ber::write_segment(&mut self.out, &self.ct)?;
-                }
-                Ok(())
+                let r = self.put_segments(&ct);
+                self.ct = ct;
+                r
             }
-            Some(Encrypting::Threaded { tx, rx, .. }) => {
-                let next = self
-                    .spare
-                    .pop()
-                    .unwrap_or_else(|| Zeroizing::new(Vec::with_capacity(BATCH)));
-                let pt = std::mem::replace(&mut self.pending, next);
-                tx.send(pt).map_err(|_| worker_gone())?;
-                while let Ok(mut ct) = rx.try_recv() {
-                    write_segments(&mut self.out, &ct)?;
-                    // The buffer serves again (no new allocation, no page faults).
-                    if self.spare.len() < SPARE {
-                        ct.clear();
-                        self.spare.push(ct);
-                    }
+            Some(Encrypting::Threaded { tx, .. }) => {
+                let next = self.spare.pop().unwrap_or_else(|| Job {
+                    data: Zeroizing::new(Vec::with_capacity(BATCH)),
+                    text: Vec::new(),
+                });
+                let data = std::mem::replace(&mut self.pending, next.data);
+                tx.send(Job {
+                    data,
+                    text: next.text,
+                })
+                .map_err(|_| worker_gone())?;
+                while let Some(Encrypting::Threaded { rx, .. }) = &self.enc
+                    && let Ok(job) = rx.try_recv()
+                {
+                    self.take_back(job)?;
                 }
                 Ok(())
             }
@@ -205,35 +319,48 @@ impl<W: Write> EnvelopedWriter<W> {
             .enc
             .take()
             .ok_or_else(|| io::Error::other("the enveloped writer is finished"))?;
-        self.ct.clear();
-        let tag = match e {
-            Encrypting::Inline(e) => e.finish(&mut self.ct),
+        let (last, tag) = match e {
+            Encrypting::Inline(e) => {
+                let mut last = Vec::new();
+                let tag = e.finish(&mut last);
+                (last, tag)
+            }
             Encrypting::Threaded { tx, rx, handle } => {
                 drop(tx);
-                for ct in rx {
-                    write_segments(&mut self.out, &ct)?;
+                for job in rx {
+                    self.take_back(job)?;
                 }
-                let (last, tag) = handle.join().map_err(|_| worker_gone())?;
-                self.ct = last;
-                tag
+                let done = handle.join().map_err(|_| worker_gone())?;
+                if done.armor.is_some() {
+                    self.armor = done.armor;
+                }
+                (done.last, done.tag)
             }
         };
-        if !self.ct.is_empty() {
-            ber::write_segment(&mut self.out, &self.ct)?;
-        }
+        self.put_segments(&last)?;
         // [0] encryptedContent, EncryptedContentInfo
-        self.out.write_all(&[0, 0, 0, 0])?;
+        let mut tail = vec![0u8; 4];
         if self.aead {
-            let mut mac = Vec::new();
-            ber::write_header(&mut mac, 0x04, tag.len());
-            mac.extend_from_slice(&tag);
-            self.out.write_all(&mac)?;
+            ber::write_header(&mut tail, 0x04, tag.len());
+            tail.extend_from_slice(&tag);
         }
         // (Auth)EnvelopedData, [0], ContentInfo
-        self.out.write_all(&[0, 0, 0, 0, 0, 0])?;
+        tail.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        put(&mut self.out, &mut self.armor, &mut self.text, &tail)?;
+        if let Some(lines) = self.armor.as_mut() {
+            lines.finish(&mut self.text);
+        }
+        self.out.write_all(&self.text)?;
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// What the encrypting thread hands back at the end.
+struct Finished {
+    last: Vec<u8>,
+    tag: Vec<u8>,
+    armor: Option<Base64Lines>,
 }
 
 impl<W: Write> Write for EnvelopedWriter<W> {

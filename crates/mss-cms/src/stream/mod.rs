@@ -48,15 +48,58 @@ const BATCH_LINES: usize = 1024;
 /// Input bytes per batch of lines.
 const BATCH: usize = LINE_IN * BATCH_LINES;
 
+/// The state of a base64 encoding in 76-character CRLF lines, fed in pieces of any
+/// size: complete lines are appended to a text buffer as soon as they are whole (whole
+/// runs of lines encoded straight from the input), less than a line is kept. It is
+/// `Send`, so the encoding can move to another thread with the data it encodes (the
+/// encrypting thread of an armored [`EnvelopedWriter`]).
+#[derive(Debug, Default)]
+pub(crate) struct Base64Lines {
+    /// Less than one line of input.
+    pending: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl Base64Lines {
+    /// Append the lines of `data` that are complete to `text`.
+    pub(crate) fn push(&mut self, mut data: &[u8], text: &mut Vec<u8>) {
+        if !self.pending.is_empty() {
+            let n = (LINE_IN - self.pending.len()).min(data.len());
+            self.pending.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.pending.len() < LINE_IN {
+                return;
+            }
+            append_base64_lines(&self.pending, &mut self.scratch, text);
+            self.pending.clear();
+        }
+        let whole = data.len() / LINE_IN * LINE_IN;
+        if whole > 0 {
+            append_base64_lines(&data[..whole], &mut self.scratch, text);
+        }
+        self.pending.extend_from_slice(&data[whole..]);
+    }
+
+    /// Append the last, partial line (if any) to `text`.
+    pub(crate) fn finish(&mut self, text: &mut Vec<u8>) {
+        if !self.pending.is_empty() {
+            append_base64_lines(&self.pending, &mut self.scratch, text);
+            self.pending.clear();
+        }
+    }
+}
+
+/// Text gathered before it is written out.
+const TEXT_BATCH: usize = 78 * BATCH_LINES;
+
 /// Encodes what is written as base64 in 76-character CRLF lines (the last line too), as
 /// [`crate::mime::encode_base64_lines`] does in memory. Call
 /// [`finish`](Self::finish) at the end.
 #[derive(Debug)]
 pub struct Base64Writer<W: Write> {
     out: W,
-    /// Bytes waiting for a whole batch of lines.
-    pending: Vec<u8>,
-    scratch: Vec<u8>,
+    lines: Base64Lines,
+    /// Encoded lines not yet written out.
     text: Vec<u8>,
 }
 
@@ -65,36 +108,15 @@ impl<W: Write> Base64Writer<W> {
     pub fn new(out: W) -> Self {
         Base64Writer {
             out,
-            pending: Vec::with_capacity(BATCH),
-            scratch: Vec::with_capacity(BATCH / 3 * 4),
-            text: Vec::with_capacity(78 * BATCH_LINES),
+            lines: Base64Lines::default(),
+            text: Vec::with_capacity(TEXT_BATCH + 80),
         }
-    }
-
-    /// Encode `data` (whole lines unless it is the end) and write it out.
-    fn emit(out: &mut W, scratch: &mut Vec<u8>, text: &mut Vec<u8>, data: &[u8]) -> io::Result<()> {
-        text.clear();
-        append_base64_lines(data, scratch, text);
-        out.write_all(text)
-    }
-
-    /// Encode and write out what is pending.
-    fn emit_pending(&mut self) -> io::Result<()> {
-        Self::emit(
-            &mut self.out,
-            &mut self.scratch,
-            &mut self.text,
-            &self.pending,
-        )?;
-        self.pending.clear();
-        Ok(())
     }
 
     /// Encode the last partial line; returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        if !self.pending.is_empty() {
-            self.emit_pending()?;
-        }
+        self.lines.finish(&mut self.text);
+        self.out.write_all(&self.text)?;
         self.out.flush()?;
         Ok(self.out)
     }
@@ -102,41 +124,21 @@ impl<W: Write> Base64Writer<W> {
 
 impl<W: Write> Write for Base64Writer<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.pending.len() + buf.len() < BATCH {
-            // Small writes gather into one batch of lines.
-            self.pending.extend_from_slice(buf);
-            return Ok(buf.len());
+        // At most a batch at a time, so that the text stays bounded.
+        let n = buf.len().min(BATCH);
+        self.lines.push(&buf[..n], &mut self.text);
+        if self.text.len() >= TEXT_BATCH {
+            self.out.write_all(&self.text)?;
+            self.text.clear();
         }
-        // A batch's worth: complete the pending line, encode what is pending, then
-        // whole lines straight from the caller's buffer (the rest, less than a line,
-        // comes back in the next call).
-        let mut used = 0;
-        if !self.pending.is_empty() {
-            let need = (LINE_IN - self.pending.len() % LINE_IN) % LINE_IN;
-            used = need.min(buf.len());
-            self.pending.extend_from_slice(&buf[..used]);
-            if !self.pending.len().is_multiple_of(LINE_IN) {
-                return Ok(used);
-            }
-            self.emit_pending()?;
-        }
-        let rest = &buf[used..];
-        let whole = (rest.len() / LINE_IN * LINE_IN).min(4 * BATCH);
-        if whole >= BATCH {
-            Self::emit(
-                &mut self.out,
-                &mut self.scratch,
-                &mut self.text,
-                &rest[..whole],
-            )?;
-            Ok(used + whole)
-        } else {
-            self.pending.extend_from_slice(rest);
-            Ok(buf.len())
-        }
+        Ok(n)
     }
 
+    /// Write out the complete lines encoded so far (less than a line stays pending)
+    /// and flush the inner writer.
     fn flush(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.text)?;
+        self.text.clear();
         self.out.flush()
     }
 }
