@@ -6,10 +6,8 @@ use clap::{Args, Subcommand};
 
 use mss::{DispositionType, MdnOptions, MdnStatus, OriginalPart};
 
-use crate::receipt::{OpenWith, VerifyWith, open_options};
-use crate::{
-    Failure, Io, card_failure, exit, inputs, load_one_cert, policy, read_input, write_output,
-};
+use crate::receipt::{OpenWith, VerifyWith, detail_suffix, open_options};
+use crate::{Failure, Io, card_failure, exit, load_one_cert, policy, read_input, write_output};
 
 /// `mss mdn …`
 #[derive(Subcommand)]
@@ -141,28 +139,21 @@ fn status_word(s: MdnStatus) -> &'static str {
 }
 
 fn verify(a: MdnVerifyArgs) -> Result<u8, Failure> {
-    let mdn = read_input(&a.input)?;
-    let original = read_input(&Some(a.original.clone()))?;
-    let ids = a.with.identities()?;
-    let opts = a.with.options(&ids)?;
-    let v = mss::verify_mdn(&mdn, &original, &opts)?;
-    let staged = inputs::stage_json(a.with.report_json.as_deref(), || {
-        serde_json::to_vec_pretty(&v)
-    })?;
-    let verdict = format!(
-        "disposition notification: {} — {} by {}{}",
-        status_word(v.status),
-        v.disposition,
-        v.final_recipient,
-        v.detail
-            .as_deref()
-            .map(|d| format!(": {d}"))
-            .unwrap_or_default()
-    );
-    inputs::conclude(staged, &verdict, &v.report)?;
-    Ok(match v.status {
-        MdnStatus::Valid => exit::OK,
-        MdnStatus::Untrusted => exit::UNTRUSTED_SIGNER,
-        MdnStatus::Invalid | MdnStatus::Unsigned | MdnStatus::Unrelated => exit::INVALID_SIGNATURE,
+    a.with.verify(&a.input, &a.original, mss::verify_mdn, |v| {
+        let verdict = format!(
+            "disposition notification: {} — {} by {}{}",
+            status_word(v.status),
+            v.disposition,
+            v.final_recipient,
+            detail_suffix(v.detail.as_deref())
+        );
+        let code = match v.status {
+            MdnStatus::Valid => exit::OK,
+            MdnStatus::Untrusted => exit::UNTRUSTED_SIGNER,
+            MdnStatus::Invalid | MdnStatus::Unsigned | MdnStatus::Unrelated => {
+                exit::INVALID_SIGNATURE
+            }
+        };
+        (verdict, &v.report, code)
     })
 }

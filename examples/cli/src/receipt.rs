@@ -206,6 +206,34 @@ impl VerifyWith {
     ) -> Result<mss::OpenOptions<'a>, Failure> {
         inputs::verify_options(ids, &self.trust, &self.certs, self.allow_legacy)
     }
+
+    /// Verify an acknowledgement (`mss receipt verify`, `mss mdn verify`): read it
+    /// (`input`) and the `original` message, `check` them with these options, write
+    /// the JSON verdict, print the line `judge` makes of it, and return its exit code.
+    pub fn verify<V: serde::Serialize>(
+        &self,
+        input: &Option<PathBuf>,
+        original: &std::path::Path,
+        check: impl FnOnce(&[u8], &[u8], &mss::OpenOptions<'_>) -> Result<V, mss::Error>,
+        judge: fn(&V) -> (String, &mss::Report, u8),
+    ) -> Result<u8, Failure> {
+        let acknowledgement = read_input(input)?;
+        let original = read_input(&Some(original.to_path_buf()))?;
+        let ids = self.identities()?;
+        let opts = self.options(&ids)?;
+        let v = check(&acknowledgement, &original, &opts)?;
+        let staged = inputs::stage_json(self.report_json.as_deref(), || {
+            serde_json::to_vec_pretty(&v)
+        })?;
+        let (verdict, report, code) = judge(&v);
+        inputs::conclude(staged, &verdict, report)?;
+        Ok(code)
+    }
+}
+
+/// ": detail", or nothing.
+pub fn detail_suffix(detail: Option<&str>) -> String {
+    detail.map(|d| format!(": {d}")).unwrap_or_default()
 }
 
 /// Run `mss receipt …`; returns the exit code.
@@ -237,26 +265,18 @@ fn status_word(s: ReceiptStatus) -> &'static str {
 }
 
 fn verify(a: ReceiptVerifyArgs) -> Result<u8, Failure> {
-    let receipt = read_input(&a.input)?;
-    let original = read_input(&Some(a.original.clone()))?;
-    let ids = a.with.identities()?;
-    let opts = a.with.options(&ids)?;
-    let v = mss::verify_receipt(&receipt, &original, &opts)?;
-    let staged = inputs::stage_json(a.with.report_json.as_deref(), || {
-        serde_json::to_vec_pretty(&v)
-    })?;
-    let verdict = format!(
-        "receipt: {}{}",
-        status_word(v.status),
-        v.detail
-            .as_deref()
-            .map(|d| format!(": {d}"))
-            .unwrap_or_default()
-    );
-    inputs::conclude(staged, &verdict, &v.report)?;
-    Ok(match v.status {
-        ReceiptStatus::Valid => exit::OK,
-        ReceiptStatus::Untrusted => exit::UNTRUSTED_SIGNER,
-        ReceiptStatus::Invalid | ReceiptStatus::Unrelated => exit::INVALID_SIGNATURE,
-    })
+    a.with
+        .verify(&a.input, &a.original, mss::verify_receipt, |v| {
+            let verdict = format!(
+                "receipt: {}{}",
+                status_word(v.status),
+                detail_suffix(v.detail.as_deref())
+            );
+            let code = match v.status {
+                ReceiptStatus::Valid => exit::OK,
+                ReceiptStatus::Untrusted => exit::UNTRUSTED_SIGNER,
+                ReceiptStatus::Invalid | ReceiptStatus::Unrelated => exit::INVALID_SIGNATURE,
+            };
+            (verdict, &v.report, code)
+        })
 }
