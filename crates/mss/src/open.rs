@@ -275,22 +275,12 @@ impl Ctx<'_, '_> {
                     }
                     other => other.into(),
                 })?;
-                self.report.encrypted = true;
-                self.report.authenticated_encryption = d.authenticated;
-                self.report.content_cipher = Some(d.cipher.name().to_string());
-                self.report.key_transport = Some(d.key_management.name());
-                for w in &d.warnings {
-                    self.report.warn(w.clone());
-                }
-                self.report.layers.push(Layer {
-                    kind: if d.authenticated {
-                        LayerKind::AuthEnveloped
-                    } else {
-                        LayerKind::Enveloped
-                    },
-                    signatures: Vec::new(),
-                    part: None,
-                });
+                self.report.record_decryption(
+                    d.authenticated,
+                    d.cipher,
+                    &d.key_management,
+                    &d.warnings,
+                );
                 Ok(Some(d.content.to_vec()))
             }
             ContentType::Data => Err(Error::Unsupported("bare id-data content".into())),

@@ -140,6 +140,33 @@ pub struct Report {
 }
 
 impl Report {
+    /// Record a decryption layer (in memory or streamed): cipher, key management,
+    /// policy warnings and the layer itself.
+    pub(crate) fn record_decryption(
+        &mut self,
+        authenticated: bool,
+        cipher: mss_algs::cipher::ContentCipher,
+        key_management: &mss_cms::enveloped::KeyManagement,
+        warnings: &[String],
+    ) {
+        self.encrypted = true;
+        self.authenticated_encryption = authenticated;
+        self.content_cipher = Some(cipher.name().to_string());
+        self.key_transport = Some(key_management.name());
+        for w in warnings {
+            self.warn(w.clone());
+        }
+        self.layers.push(Layer {
+            kind: if authenticated {
+                LayerKind::AuthEnveloped
+            } else {
+                LayerKind::Enveloped
+            },
+            signatures: Vec::new(),
+            part: None,
+        });
+    }
+
     /// Did any layer carry a signature?
     pub fn is_signed(&self) -> bool {
         self.layers

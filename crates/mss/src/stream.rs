@@ -41,7 +41,7 @@ use mss_cms::stream::{
 use crate::Error;
 use crate::coverage;
 use crate::open::{Ctx, OpenOptions};
-use crate::report::{Layer, LayerKind, Report};
+use crate::report::{LayerKind, Report};
 use crate::send::{EncryptOptions, SignOptions};
 
 pub use crate::stream_send::{
@@ -753,22 +753,8 @@ impl Read for LayerEnd<'_> {
 fn record_end(ctx: &mut Ctx<'_, '_>, f: Finished) -> Result<(), Error> {
     match f {
         Finished::Decrypted(d) => {
-            ctx.report.encrypted = true;
-            ctx.report.authenticated_encryption = d.authenticated;
-            ctx.report.content_cipher = Some(d.cipher.name().to_string());
-            ctx.report.key_transport = Some(d.key_management.name());
-            for w in &d.warnings {
-                ctx.report.warn(w.clone());
-            }
-            ctx.report.layers.push(Layer {
-                kind: if d.authenticated {
-                    LayerKind::AuthEnveloped
-                } else {
-                    LayerKind::Enveloped
-                },
-                signatures: Vec::new(),
-                part: None,
-            });
+            ctx.report
+                .record_decryption(d.authenticated, d.cipher, &d.key_management, &d.warnings);
         }
         Finished::Verified(v, detached) => {
             let kind = if detached {
