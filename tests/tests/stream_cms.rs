@@ -300,6 +300,8 @@ fn openssl_stream_output_opens_with_the_streaming_readers() {
 
 #[test]
 fn stream_signed_opaque_verifies_in_openssl_and_in_memory() {
+    // Past 1 MiB the content is hashed on a thread of its own, or on the writing thread
+    // when asked (sign+encrypt on two cores): both must give the same valid signature.
     let w = Workdir::new();
     let alice = identity(&w.pki.alice);
     let data = content(8 * 1024 * 1024 + 77);
@@ -308,19 +310,31 @@ fn stream_signed_opaque_verifies_in_openssl_and_in_memory() {
         algorithm: SignatureAlgorithm::rsa_pkcs1v15(DigestAlgorithm::Sha256),
         identify_by_ski: false,
     }];
-    let mut s =
-        SignedWriter::new(Vec::new(), &signers, &SignParams::default(), &POLICY).expect("writer");
-    write_uneven(&mut s, &data);
-    let msg = s.finish().expect("finish");
-    w.write("s.der", &msg);
-    w.openssl(&[
-        "cms", "-verify", "-binary", "-inform", "DER", "-in", "s.der", "-CAfile", "ca.pem", "-out",
-        "s.out",
-    ]);
-    assert!(w.read("s.out") == data);
-    let ci = ContentInfo::from_ber(&msg).expect("ContentInfo");
-    let sd = mss_cms::signed::parse(&ci.content).expect("parse");
-    assert!(sd.content.as_deref() == Some(data.as_slice()));
-    let results = mss_cms::signed::verify(&sd, None, &[], &POLICY);
-    assert_eq!(results[0].outcome, Ok(()));
+    for on_this_thread in [false, true] {
+        let mut s = SignedWriter::new(Vec::new(), &signers, &SignParams::default(), &POLICY)
+            .expect("writer");
+        if on_this_thread {
+            s = s.with_hashing_on_this_thread();
+        }
+        write_uneven(&mut s, &data);
+        let msg = s.finish().expect("finish");
+        w.write("s.der", &msg);
+        w.openssl(&[
+            "cms", "-verify", "-binary", "-inform", "DER", "-in", "s.der", "-CAfile", "ca.pem",
+            "-out", "s.out",
+        ]);
+        assert!(
+            w.read("s.out") == data,
+            "hashed on this thread: {on_this_thread}"
+        );
+        let ci = ContentInfo::from_ber(&msg).expect("ContentInfo");
+        let sd = mss_cms::signed::parse(&ci.content).expect("parse");
+        assert!(sd.content.as_deref() == Some(data.as_slice()));
+        let results = mss_cms::signed::verify(&sd, None, &[], &POLICY);
+        assert_eq!(
+            results[0].outcome,
+            Ok(()),
+            "hashed on this thread: {on_this_thread}"
+        );
+    }
 }

@@ -233,6 +233,9 @@ pub(crate) fn sign_and_encrypt_stream_with(
         ..sign_opts
     };
     let mut whole = io::Cursor::new(block).chain(buffered);
+    // The encryption has a thread of its own once the content is large; on two cores
+    // a hashing thread as well would only add copies and waits.
+    let hashing_thread = std::thread::available_parallelism().is_ok_and(|n| n.get() > 2);
     sign_entity_stream(
         &mut whole,
         &mut env,
@@ -240,6 +243,7 @@ pub(crate) fn sign_and_encrypt_stream_with(
         signer,
         &sign_opts,
         extra,
+        hashing_thread,
     )?;
     env.finish().map_err(io_error)?;
     Ok(())
@@ -289,7 +293,7 @@ pub(crate) fn sign_stream_with(
         ));
     }
     let mut whole = io::Cursor::new(block).chain(buffered);
-    sign_entity_stream(&mut whole, out, outer, signer, opts, extra)
+    sign_entity_stream(&mut whole, out, outer, signer, opts, extra, true)
 }
 
 /// Does this header block declare a `binary` or `8bit` transfer encoding?
@@ -303,6 +307,8 @@ fn is_8bit_entity(block: &[u8]) -> bool {
         })
 }
 
+/// Sign `input` into `out`; the content is hashed on a thread of its own when large
+/// unless `hashing_thread` is false.
 fn sign_entity_stream(
     input: &mut dyn Read,
     out: &mut dyn Write,
@@ -310,6 +316,7 @@ fn sign_entity_stream(
     signer: &dyn SigningKey,
     opts: &SignOptions,
     extra: Vec<Attribute>,
+    hashing_thread: bool,
 ) -> Result<(), Error> {
     let signers = [SignerSpec {
         key: signer,
@@ -326,12 +333,18 @@ fn sign_entity_stream(
         let mut signed = SignedWriter::new(Base64Writer::new(out), &signers, &params, opts.policy)
             .map_err(cms)?
             .with_signed_attributes(extra);
+        if !hashing_thread {
+            signed = signed.with_hashing_on_this_thread();
+        }
         pump(input, &mut signed)?;
         signed.finish().map_err(cms)?.finish().map_err(io_error)?;
     } else {
         let mut signed = MultipartSignedWriter::new(out, outer, &signers, &params, opts.policy)
             .map_err(cms)?
             .with_signed_attributes(extra);
+        if !hashing_thread {
+            signed = signed.with_hashing_on_this_thread();
+        }
         pump(input, &mut signed)?;
         signed.finish().map_err(cms)?;
     }

@@ -63,15 +63,17 @@ pub struct EnvelopedWriter<W: Write> {
 /// Plaintext bytes encrypted inline before the encryption moves to its own thread.
 const THREAD_AFTER: u64 = 1024 * 1024;
 
-/// Batches queued for the encrypting thread at most.
-const QUEUE: usize = 4;
+/// Batches queued for the encrypting thread at most: 2 MiB, more than a scheduler
+/// time slice of work, so that neither side waits on the other when both share two
+/// cores with a third thread.
+const QUEUE: usize = 8;
 
 /// Plaintext handed to the encrypting thread at a time (fewer wake-ups than one
 /// segment at a time); its ciphertext is written as segments of [`SEGMENT`].
 const BATCH: usize = 4 * SEGMENT;
 
 /// Batch buffers kept for reuse at most.
-const SPARE: usize = 2;
+const SPARE: usize = QUEUE;
 
 /// Write `bytes` to `out`, through the base64 lines of `armor` when there are.
 fn put<W: Write>(

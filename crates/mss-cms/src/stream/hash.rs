@@ -2,7 +2,10 @@
 //! hashing overlaps with encoding and encryption on a machine with two cores or more.
 //!
 //! Small contents (below [`THREAD_AFTER`]) are hashed inline: a thread costs more than
-//! it saves there. Chunks cross to the hashing thread through a bounded channel (at
+//! it saves there. So is every content of a writer told to
+//! ([`Hashing::on_this_thread`]): one whose output already has a thread of its own
+//! (encryption) on a machine with two cores, where a third busy thread only adds
+//! copies and waits. Chunks cross to the hashing thread through a bounded channel (at
 //! most [`QUEUE`] chunks in flight), so memory stays bounded.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -15,8 +18,9 @@ use crate::CmsError;
 /// Content bytes hashed inline before the hashing moves to its own thread.
 pub const THREAD_AFTER: u64 = 1024 * 1024;
 
-/// Batches queued for the hashing thread at most.
-const QUEUE: usize = 4;
+/// Batches queued for the hashing thread at most (2 MiB: more than a scheduler time
+/// slice of work).
+const QUEUE: usize = 8;
 
 /// Bytes gathered before they cross to the hashing thread (fewer wake-ups).
 const BATCH: usize = 256 * 1024;
@@ -36,6 +40,8 @@ enum State {
 pub(crate) struct Hashing {
     state: State,
     total: u64,
+    /// May the hashing move to its own thread?
+    threaded: bool,
 }
 
 impl Hashing {
@@ -43,13 +49,20 @@ impl Hashing {
         Hashing {
             state: State::Inline(hashers),
             total: 0,
+            threaded: true,
         }
+    }
+
+    /// Keep hashing on the calling thread whatever the size of the content (before any
+    /// content is hashed).
+    pub(crate) fn on_this_thread(&mut self) {
+        self.threaded = false;
     }
 
     pub(crate) fn update(&mut self, data: &[u8]) {
         self.total += data.len() as u64;
         if let State::Inline(hashers) = &mut self.state {
-            if self.total < THREAD_AFTER || hashers.is_empty() {
+            if self.total < THREAD_AFTER || hashers.is_empty() || !self.threaded {
                 for h in hashers.iter_mut() {
                     h.update(data);
                 }

@@ -114,6 +114,15 @@ impl<'a, W: Write> MultipartSignedWriter<'a, W> {
         })
     }
 
+    /// Hash the content on the writing thread, never on a thread of its own. For a
+    /// writer whose output already goes through a thread (an [`super::EnvelopedWriter`]
+    /// encrypting a large content) on a machine with two cores: there, a third busy
+    /// thread costs more in copies and waits than it gives (see `docs/performance.md`).
+    pub fn with_hashing_on_this_thread(mut self) -> Self {
+        self.hashing.on_this_thread();
+        self
+    }
+
     /// Add extra signed attributes (a `receiptRequest`…) to every signer, as
     /// [`signed::sign_with_attributes`] does; they are used by [`finish`](Self::finish).
     pub fn with_signed_attributes(mut self, attrs: Vec<Attribute>) -> Self {
@@ -166,6 +175,46 @@ struct Canon {
     pending_cr: bool,
 }
 
+/// Bytes checked at a time by [`canonical_prefix`]: a branch-free loop over a block
+/// that the compiler vectorises, so that already-canonical text (the usual case) is
+/// checked at memory speed rather than line by line.
+const CANON_BLOCK: usize = 64;
+
+/// The length of the longest prefix of `data` that canonicalisation leaves as it is
+/// when no CR is pending before it: every CR in it is followed by LF, every LF follows
+/// a CR, and it does not end with a CR whose successor is not known yet.
+pub(crate) fn canonical_prefix(data: &[u8]) -> usize {
+    let n = data.len();
+    if n == 0 {
+        return 0;
+    }
+    if data[0] == b'\n' {
+        return 0;
+    }
+    // Position j is irregular when (data[j] is CR) != (data[j + 1] is LF).
+    let mut j = 0;
+    while j + CANON_BLOCK < n {
+        let a = &data[j..j + CANON_BLOCK];
+        let b = &data[j + 1..j + 1 + CANON_BLOCK];
+        let mut acc = 0u8;
+        for k in 0..CANON_BLOCK {
+            acc |= u8::from(a[k] == b'\r') ^ u8::from(b[k] == b'\n');
+        }
+        if acc != 0 {
+            break;
+        }
+        j += CANON_BLOCK;
+    }
+    while j + 1 < n {
+        if (data[j] == b'\r') != (data[j + 1] == b'\n') {
+            // A bare CR ends the prefix before it; a bare LF (data[j + 1]) after j + 1.
+            return if data[j] == b'\r' { j } else { j + 1 };
+        }
+        j += 1;
+    }
+    if data[n - 1] == b'\r' { n - 1 } else { n }
+}
+
 impl Canon {
     fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
         let mut rest = data;
@@ -176,29 +225,29 @@ impl Canon {
                 rest = &rest[1..];
             }
         }
-        while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
-            out.extend_from_slice(&rest[..i]);
-            if rest[i] == b'\r' {
-                match rest.get(i + 1) {
-                    Some(b'\n') => {
-                        out.extend_from_slice(b"\r\n");
-                        rest = &rest[i + 2..];
-                    }
-                    Some(_) => {
-                        out.extend_from_slice(b"\r\n");
-                        rest = &rest[i + 1..];
-                    }
-                    None => {
-                        self.pending_cr = true;
-                        return;
-                    }
+        loop {
+            let p = canonical_prefix(rest);
+            out.extend_from_slice(&rest[..p]);
+            rest = &rest[p..];
+            match rest {
+                [] => return,
+                // A CR at the end: its successor comes with the next chunk.
+                [b'\r'] => {
+                    self.pending_cr = true;
+                    return;
                 }
-            } else {
-                out.extend_from_slice(b"\r\n");
-                rest = &rest[i + 1..];
+                // A bare CR, or a bare LF: each becomes CRLF.
+                [b'\r' | b'\n', tail @ ..] => {
+                    out.extend_from_slice(b"\r\n");
+                    rest = tail;
+                }
+                // canonical_prefix stops only before a CR or a LF.
+                [_, tail @ ..] => {
+                    out.push(rest[0]);
+                    rest = tail;
+                }
             }
         }
-        out.extend_from_slice(rest);
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) {
@@ -597,22 +646,51 @@ impl<R: Read> CanonReader<R> {
 
 impl<R: Read> Read for CanonReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.out_pos >= self.out.len() && !self.eof {
+        loop {
+            if self.out_pos < self.out.len() || buf.is_empty() {
+                let avail = &self.out[self.out_pos..];
+                let n = avail.len().min(buf.len());
+                buf[..n].copy_from_slice(&avail[..n]);
+                self.out_pos += n;
+                return Ok(n);
+            }
+            if self.eof {
+                return Ok(0);
+            }
             self.out.clear();
             self.out_pos = 0;
-            let n = self.inner.read(&mut self.raw)?;
+            if self.canon.pending_cr {
+                // The CR's successor decides: through the line-by-line path.
+                let n = self.inner.read(&mut self.raw)?;
+                if n == 0 {
+                    self.eof = true;
+                    self.canon.finish(&mut self.out);
+                } else {
+                    self.canon.push(&self.raw[..n], &mut self.out);
+                }
+                continue;
+            }
+            // Read straight into `buf`: canonical text (the usual case) is handed out
+            // without a copy; from the first irregular line end on, the rest goes
+            // through `Canon` and what does not fit waits in `out`.
+            let n = self.inner.read(buf)?;
             if n == 0 {
                 self.eof = true;
-                self.canon.finish(&mut self.out);
-            } else {
-                self.canon.push(&self.raw[..n], &mut self.out);
+                return Ok(0);
             }
+            let p = canonical_prefix(&buf[..n]);
+            if p == n {
+                return Ok(n);
+            }
+            self.canon.push(&buf[p..n], &mut self.out);
+            let m = self.out.len().min(buf.len() - p);
+            buf[p..p + m].copy_from_slice(&self.out[..m]);
+            self.out_pos = m;
+            if p + m > 0 {
+                return Ok(p + m);
+            }
+            // Only a CR was read: its successor is needed.
         }
-        let avail = &self.out[self.out_pos..];
-        let n = avail.len().min(buf.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.out_pos += n;
-        Ok(n)
     }
 }
 

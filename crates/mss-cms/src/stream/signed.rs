@@ -117,6 +117,15 @@ impl<'a, W: Write> SignedWriter<'a, W> {
         })
     }
 
+    /// Hash the content on the writing thread, never on a thread of its own. For a
+    /// writer whose output already goes through a thread (an [`super::EnvelopedWriter`]
+    /// encrypting a large content) on a machine with two cores: there, a third busy
+    /// thread costs more in copies and waits than it gives (see `docs/performance.md`).
+    pub fn with_hashing_on_this_thread(mut self) -> Self {
+        self.hashing.on_this_thread();
+        self
+    }
+
     /// Add extra signed attributes (a `receiptRequest`…) to every signer, as
     /// [`signed::sign_with_attributes`] does; they are used by [`finish`](Self::finish).
     pub fn with_signed_attributes(mut self, attrs: Vec<Attribute>) -> Self {
