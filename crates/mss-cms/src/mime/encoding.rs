@@ -1,21 +1,9 @@
 //! Canonicalisation (CRLF) and Content-Transfer-Encodings (RFC 2045 §6):
-//! base64 via the `base64` crate (with our own whitespace stripping and line
-//! wrapping), quoted-printable by hand (the `base64` crate has no QP, and the
-//! QP rules are short enough not to justify another dependency).
-
-use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+//! base64 via `base64-simd` (with our own whitespace stripping and line
+//! wrapping), quoted-printable by hand (no well-kept crate does QP with the
+//! signing-safe rules below, and they are short).
 
 use super::MimeError;
-
-/// Strict standard-alphabet base64 engine whose padding is optional on input.
-const B64_DECODER: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
 
 /// Maximum length of an encoded line (RFC 2045 §6.7 and §6.8), without CRLF.
 const LINE_WIDTH: usize = 76;
@@ -27,20 +15,102 @@ const LINE_WIDTH: usize = 76;
 /// with each CRLF and each bare CR replaced by LF.
 pub fn canonicalize(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 16 + 2);
-    let mut iter = data.iter().copied().peekable();
-    while let Some(b) = iter.next() {
-        match b {
-            b'\r' => {
-                if iter.peek() == Some(&b'\n') {
-                    iter.next();
-                }
-                out.extend_from_slice(b"\r\n");
+    let mut canon = Canon::default();
+    canon.push(data, &mut out);
+    canon.finish(&mut out);
+    out
+}
+
+/// Canonicalises line ends (bare LF and bare CR become CRLF) across chunks.
+#[derive(Debug, Default)]
+pub(crate) struct Canon {
+    /// A CR ended the last chunk: its successor decides.
+    pub(crate) pending_cr: bool,
+}
+
+/// Bytes checked at a time by [`canonical_prefix`]: a branch-free loop over a block
+/// that the compiler vectorises, so that already-canonical text (the usual case) is
+/// checked at memory speed rather than line by line.
+const CANON_BLOCK: usize = 64;
+
+/// The length of the longest prefix of `data` that canonicalisation leaves as it is
+/// when no CR is pending before it: every CR in it is followed by LF, every LF follows
+/// a CR, and it does not end with a CR whose successor is not known yet.
+pub(crate) fn canonical_prefix(data: &[u8]) -> usize {
+    let n = data.len();
+    if n == 0 {
+        return 0;
+    }
+    if data[0] == b'\n' {
+        return 0;
+    }
+    // Position j is irregular when (data[j] is CR) != (data[j + 1] is LF).
+    let mut j = 0;
+    while j + CANON_BLOCK < n {
+        let a = &data[j..j + CANON_BLOCK];
+        let b = &data[j + 1..j + 1 + CANON_BLOCK];
+        let mut acc = 0u8;
+        for k in 0..CANON_BLOCK {
+            acc |= u8::from(a[k] == b'\r') ^ u8::from(b[k] == b'\n');
+        }
+        if acc != 0 {
+            break;
+        }
+        j += CANON_BLOCK;
+    }
+    while j + 1 < n {
+        if (data[j] == b'\r') != (data[j + 1] == b'\n') {
+            // A bare CR ends the prefix before it; a bare LF (data[j + 1]) after j + 1.
+            return if data[j] == b'\r' { j } else { j + 1 };
+        }
+        j += 1;
+    }
+    if data[n - 1] == b'\r' { n - 1 } else { n }
+}
+
+impl Canon {
+    /// Append the canonical form of `data` (the next chunk) to `out`.
+    pub(crate) fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let mut rest = data;
+        if self.pending_cr && !rest.is_empty() {
+            out.extend_from_slice(b"\r\n");
+            self.pending_cr = false;
+            if rest[0] == b'\n' {
+                rest = &rest[1..];
             }
-            b'\n' => out.extend_from_slice(b"\r\n"),
-            other => out.push(other),
+        }
+        loop {
+            let p = canonical_prefix(rest);
+            out.extend_from_slice(&rest[..p]);
+            rest = &rest[p..];
+            match rest {
+                [] => return,
+                // A CR at the end: its successor comes with the next chunk.
+                [b'\r'] => {
+                    self.pending_cr = true;
+                    return;
+                }
+                // A bare CR, or a bare LF: each becomes CRLF.
+                [b'\r' | b'\n', tail @ ..] => {
+                    out.extend_from_slice(b"\r\n");
+                    rest = tail;
+                }
+                // canonical_prefix stops only before a CR or a LF.
+                [_, tail @ ..] => {
+                    out.push(rest[0]);
+                    rest = tail;
+                }
+            }
         }
     }
-    out
+
+    /// Append what the end of the text decides (a last CR becomes CRLF).
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.pending_cr {
+            out.extend_from_slice(b"\r\n");
+            self.pending_cr = false;
+        }
+    }
 }
 
 /// Decode a body by its Content-Transfer-Encoding.
@@ -65,15 +135,33 @@ pub fn decode_transfer_encoding(body: &[u8], cte: Option<&str>) -> Result<Vec<u8
     }
 }
 
+/// Decode base64 text, ignoring whitespace, padding optional (WHATWG forgiving base64,
+/// the decoder the streaming `Base64Reader` uses too), with `base64-simd`.
 fn decode_base64(body: &[u8]) -> Result<Vec<u8>, MimeError> {
-    let compact: Vec<u8> = body
-        .iter()
-        .copied()
-        .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        .collect();
-    B64_DECODER
-        .decode(&compact)
+    let mut compact = Vec::with_capacity(body.len());
+    push_base64_text(&mut compact, body);
+    base64_simd::forgiving_decode_to_vec(&compact)
         .map_err(|e| MimeError::BadTransferEncoding(format!("base64: {e}")))
+}
+
+/// Append the base64 characters of `text` to `carry`, without its line breaks (skipped
+/// run by run) and other whitespace.
+pub(crate) fn push_base64_text(carry: &mut Vec<u8>, text: &[u8]) {
+    let mut rest = text;
+    while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
+        push_base64_run(carry, &rest[..i]);
+        rest = &rest[i + 1..];
+    }
+    push_base64_run(carry, rest);
+}
+
+/// Append a run of base64 text without line breaks, dropping its whitespace.
+fn push_base64_run(carry: &mut Vec<u8>, text: &[u8]) {
+    if memchr::memchr3(b' ', b'\t', b'\x0c', text).is_none() {
+        carry.extend_from_slice(text);
+    } else {
+        carry.extend(text.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+    }
 }
 
 fn hex_val(b: u8) -> Option<u8> {
@@ -188,7 +276,7 @@ pub fn encode_quoted_printable(data: &[u8]) -> Vec<u8> {
     let mut rest = data;
     let mut ends_with_break = false;
     while !rest.is_empty() {
-        match rest.windows(2).position(|w| w == b"\r\n") {
+        match memchr::memmem::find(rest, b"\r\n") {
             Some(p) => {
                 lines.push(&rest[..p]);
                 rest = &rest[p + 2..];

@@ -602,3 +602,56 @@ fn split_draft_keeps_binary_bytes_exactly() {
     let (_, body) = split_header_body(&inner);
     assert_eq!(body, b"d=C3=A9j=C3=A0\r\nvu\r\n");
 }
+
+#[test]
+fn seven_bit_check_at_its_limits() {
+    // 998 octets is the longest line kept as it is (RFC 5322 §2.1.1), also as the last
+    // line without a line end; 999 is re-encoded.
+    let cte = |body: &str| {
+        let draft = format!("Subject: l\r\n\r\n{body}");
+        let (_, inner) = split_draft(draft.as_bytes()).unwrap();
+        let (h, _) = split_header_body(&inner);
+        Headers::parse(h).unwrap().get("content-transfer-encoding")
+    };
+    let ok = "a".repeat(998);
+    let long = "a".repeat(999);
+    assert_eq!(cte(&format!("x\r\n{ok}\r\ny\r\n")), None);
+    assert_eq!(cte(&format!("x\r\n{ok}")), None);
+    assert_eq!(
+        cte(&format!("x\r\n{long}\r\ny\r\n")).as_deref(),
+        Some("quoted-printable")
+    );
+    assert_eq!(
+        cte(&format!("x\r\n{long}")).as_deref(),
+        Some("quoted-printable")
+    );
+    // An 8-bit byte or a NUL anywhere in a long body, whatever its place in the blocks
+    // the check goes through, is found.
+    let base: Vec<u8> =
+        b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxy\r\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(74 * 30)
+            .collect();
+    for at in [0, 1, 63, 64, 65, 127, 1000, base.len() - 3] {
+        for bad in [0x00u8, 0x80, 0xff] {
+            let mut body = base.clone();
+            body[at] = bad;
+            let mut draft = b"Content-Type: application/octet-stream\r\n\r\n".to_vec();
+            draft.extend_from_slice(&body);
+            let (_, inner) = split_draft(&draft).unwrap();
+            let (h, _) = split_header_body(&inner);
+            let h = Headers::parse(h).unwrap();
+            assert_eq!(
+                h.get("content-transfer-encoding").as_deref(),
+                Some("base64"),
+                "{bad:#x} at {at}"
+            );
+        }
+    }
+    let mut draft = b"Content-Type: application/octet-stream\r\n\r\n".to_vec();
+    draft.extend_from_slice(&base);
+    let (_, inner) = split_draft(&draft).unwrap();
+    assert!(inner.ends_with(&base), "a 7-bit body stays as it is");
+}

@@ -39,7 +39,7 @@ pub use signed::{SignedWriter, StreamVerified, VerifyReader};
 
 use crate::CmsError;
 use crate::enveloped::KekKey;
-use crate::mime::encoding::append_base64_lines;
+use crate::mime::encoding::{append_base64_lines, push_base64_text};
 
 /// Input bytes per base64 line (76 characters).
 const LINE_IN: usize = 57;
@@ -235,13 +235,7 @@ impl<R: Read> Base64Reader<R> {
             if n == 0 {
                 self.eof = true;
             }
-            // Line breaks are skipped run by run; other whitespace byte by byte.
-            let mut rest = &self.text[..n];
-            while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
-                push_base64_text(&mut self.carry, &rest[..i]);
-                rest = &rest[i + 1..];
-            }
-            push_base64_text(&mut self.carry, rest);
+            push_base64_text(&mut self.carry, &self.text[..n]);
             let take = if self.eof {
                 self.carry.len()
             } else {
@@ -263,15 +257,6 @@ impl<R: Read> Base64Reader<R> {
             self.carry.drain(..take);
         }
         Ok(())
-    }
-}
-
-/// Append base64 text without its whitespace.
-fn push_base64_text(carry: &mut Vec<u8>, text: &[u8]) {
-    if memchr::memchr3(b' ', b'\t', b'\x0c', text).is_none() {
-        carry.extend_from_slice(text);
-    } else {
-        carry.extend(text.iter().copied().filter(|b| !b.is_ascii_whitespace()));
     }
 }
 

@@ -23,6 +23,7 @@ use super::hash::Hashing;
 use super::signed::StreamVerified;
 use crate::CmsError;
 use crate::content::{ContentInfo, ContentType};
+use crate::mime::encoding::{Canon, canonical_prefix};
 use crate::mime::{self, HeaderField, Headers};
 use crate::signed::{self, SignParams, SignerSpec};
 
@@ -166,95 +167,6 @@ impl<W: Write> Write for MultipartSignedWriter<'_, W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
-    }
-}
-
-/// Canonicalises line ends (bare LF and bare CR become CRLF) across chunks.
-#[derive(Debug, Default)]
-struct Canon {
-    pending_cr: bool,
-}
-
-/// Bytes checked at a time by [`canonical_prefix`]: a branch-free loop over a block
-/// that the compiler vectorises, so that already-canonical text (the usual case) is
-/// checked at memory speed rather than line by line.
-const CANON_BLOCK: usize = 64;
-
-/// The length of the longest prefix of `data` that canonicalisation leaves as it is
-/// when no CR is pending before it: every CR in it is followed by LF, every LF follows
-/// a CR, and it does not end with a CR whose successor is not known yet.
-pub(crate) fn canonical_prefix(data: &[u8]) -> usize {
-    let n = data.len();
-    if n == 0 {
-        return 0;
-    }
-    if data[0] == b'\n' {
-        return 0;
-    }
-    // Position j is irregular when (data[j] is CR) != (data[j + 1] is LF).
-    let mut j = 0;
-    while j + CANON_BLOCK < n {
-        let a = &data[j..j + CANON_BLOCK];
-        let b = &data[j + 1..j + 1 + CANON_BLOCK];
-        let mut acc = 0u8;
-        for k in 0..CANON_BLOCK {
-            acc |= u8::from(a[k] == b'\r') ^ u8::from(b[k] == b'\n');
-        }
-        if acc != 0 {
-            break;
-        }
-        j += CANON_BLOCK;
-    }
-    while j + 1 < n {
-        if (data[j] == b'\r') != (data[j + 1] == b'\n') {
-            // A bare CR ends the prefix before it; a bare LF (data[j + 1]) after j + 1.
-            return if data[j] == b'\r' { j } else { j + 1 };
-        }
-        j += 1;
-    }
-    if data[n - 1] == b'\r' { n - 1 } else { n }
-}
-
-impl Canon {
-    fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let mut rest = data;
-        if self.pending_cr && !rest.is_empty() {
-            out.extend_from_slice(b"\r\n");
-            self.pending_cr = false;
-            if rest[0] == b'\n' {
-                rest = &rest[1..];
-            }
-        }
-        loop {
-            let p = canonical_prefix(rest);
-            out.extend_from_slice(&rest[..p]);
-            rest = &rest[p..];
-            match rest {
-                [] => return,
-                // A CR at the end: its successor comes with the next chunk.
-                [b'\r'] => {
-                    self.pending_cr = true;
-                    return;
-                }
-                // A bare CR, or a bare LF: each becomes CRLF.
-                [b'\r' | b'\n', tail @ ..] => {
-                    out.extend_from_slice(b"\r\n");
-                    rest = tail;
-                }
-                // canonical_prefix stops only before a CR or a LF.
-                [_, tail @ ..] => {
-                    out.push(rest[0]);
-                    rest = tail;
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.pending_cr {
-            out.extend_from_slice(b"\r\n");
-            self.pending_cr = false;
-        }
     }
 }
 
