@@ -147,6 +147,7 @@ fn rfc9216_examples_open_alike_in_memory_and_streaming() {
         "encryptedForBobAndDana.p7m",
         "encryptedForBobRSAOaep.p7m",
         "signedByAliceAndCarlosNoCerts.p7m",
+        "signedByAliceRSA.p7m",
         "signedByAliceRSAPSS.p7m",
         "signedByCarlosEd25519.p7m",
     ] {
@@ -159,21 +160,29 @@ fn rfc9216_examples_open_alike_in_memory_and_streaming() {
             opened += 1;
         }
     }
-    assert!(opened >= 6, "only {opened} examples opened");
-    // The known difference: a signer without signed attributes signs the content
-    // itself, which a streamed opaque layer does not keep; it is reported unknown,
-    // never valid, and the content is the same.
+    assert!(opened >= 7, "only {opened} examples opened");
+    // A signer without signed attributes signs the content itself, which a streamed
+    // opaque layer does not keep: it is verified from the content's digest, with the
+    // in-memory result, and a changed content is caught.
     let msg = rfc9216("binary-files", "signedByAliceRSA.p7m");
     let opts = OpenOptions::default();
     let in_memory = mss::open(&msg, &opts).expect("open");
     let mut out = Vec::new();
     let streamed = open_stream(&mut msg.as_slice(), &mut out, &opts, &mut |_| {}).expect("open");
-    assert_ne!(
-        in_memory.report.signatures[0].status,
-        SignatureStatus::Unknown
-    );
-    assert_eq!(streamed.signatures[0].status, SignatureStatus::Unknown);
+    assert_ne!(streamed.signatures[0].status, SignatureStatus::Unknown);
+    assert_eq!(streamed.signatures, in_memory.report.signatures);
     assert!(out == in_memory.message);
+    let content = &in_memory.message[..in_memory.message.len().min(40)];
+    let at = msg
+        .windows(content.len())
+        .position(|w| w == content)
+        .expect("the content is in the message");
+    let mut bad = msg.clone();
+    bad[at + 2] ^= 0x20;
+    let streamed = open_stream(&mut bad.as_slice(), &mut Vec::new(), &opts, &mut |_| {});
+    let in_memory = mss::open(&bad, &opts).expect("open");
+    assert!(!in_memory.report.all_signatures_valid());
+    assert!(!streamed.expect("open").all_signatures_valid());
 }
 
 /// Raw bytes of the large signed attachment: over the 16 MiB the streamed open keeps of

@@ -30,7 +30,7 @@ use mss_algs::oid;
 use mss_algs::policy::{Policy, Usage, Verdict};
 use mss_algs::signature::{
     SignatureAlgorithm, SignatureScheme, public_key_bits, public_key_bits_with_params,
-    verify_message,
+    verify_digest_with_params, verify_message,
 };
 
 use crate::attributes::{self, SigningCertificate, SigningCertificateV2};
@@ -615,9 +615,11 @@ pub fn verify(
 }
 
 /// Verify every signer of `sd` against the digests of its content computed while it
-/// streamed (`digests`: one per digest algorithm hashed). A signer whose digest
-/// algorithm was not computed, or without signed attributes (its signature is over the
-/// content itself), gets [`SignatureError::Unsupported`].
+/// streamed (`digests`: one per digest algorithm hashed). A signer without signed
+/// attributes (its signature is over the content itself) is verified from the content's
+/// digest, as RSA, DSA and ECDSA allow. A signer whose digest algorithm was not
+/// computed, or a pure Ed25519 signer without signed attributes (it signs the content,
+/// which is gone), gets [`SignatureError::Unsupported`].
 pub fn verify_digests(
     sd: &ParsedSignedData,
     digests: &[(DigestAlgorithm, Vec<u8>)],
@@ -889,7 +891,9 @@ fn verify_inner(
             (None, Some(content_type), d)
         }
     };
-    let message: &[u8] = match (&info.signed_attrs, &s.signed_attrs_der) {
+    // What the signature covers: the DER of the signed attributes, the content itself,
+    // or (streamed content without signed attributes) the content known by its digest.
+    let message: Option<&[u8]> = match (&info.signed_attrs, &s.signed_attrs_der) {
         (Some(attrs), Some(raw)) => {
             let attrs: Vec<Attribute> = attrs.iter().cloned().collect();
             if let Some(dup) = attributes::duplicate_type(&attrs) {
@@ -941,17 +945,13 @@ fn verify_inner(
             if md.as_bytes() != content_digest.as_slice() {
                 return Err(SignatureError::DigestMismatch);
             }
-            raw
+            Some(raw)
         }
         (None, None) => {
             if content_type.is_some_and(|ct| ct != oid::ID_DATA) {
                 return Err(SignatureError::MissingAttribute("contentType"));
             }
-            signed_bytes.ok_or_else(|| {
-                SignatureError::Unsupported(
-                    "a signer without signed attributes cannot be verified while streaming".into(),
-                )
-            })?
+            signed_bytes
         }
         _ => {
             return Err(SignatureError::Malformed(
@@ -959,14 +959,24 @@ fn verify_inner(
             ));
         }
     };
-    verify_message(
-        &spki,
-        inherited.as_ref(),
-        &alg,
-        message,
-        info.signature.as_bytes(),
-    )
-    .map_err(|e| match e {
+    let verified = match message {
+        Some(m) => verify_message(
+            &spki,
+            inherited.as_ref(),
+            &alg,
+            m,
+            info.signature.as_bytes(),
+        ),
+        // A hash-then-sign scheme verifies from the digest; pure EdDSA cannot (it says so).
+        None => verify_digest_with_params(
+            &spki,
+            inherited.as_ref(),
+            &alg,
+            &content_digest,
+            info.signature.as_bytes(),
+        ),
+    };
+    verified.map_err(|e| match e {
         AlgError::BadSignature => SignatureError::BadSignature,
         other => SignatureError::Unsupported(other.to_string()),
     })

@@ -396,6 +396,34 @@ fn no_signed_attributes_only_over_id_data() {
 }
 
 #[test]
+fn no_signed_attributes_verify_while_streaming() {
+    // Streamed, the content is only hashed: the signature is checked against its
+    // digest, with the in-memory outcome, and a changed content still breaks it.
+    use std::io::Read;
+    let p = people();
+    let der = Custom::new(None).sign(TEXT, &p.alice);
+    let streamed = |der: &[u8]| {
+        let mut r = mss_cms::stream::VerifyReader::new(der, &[], &StandardPolicy).expect("reader");
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).expect("read");
+        (
+            out,
+            r.results().expect("verified").results[0].outcome.clone(),
+        )
+    };
+    let (out, outcome) = streamed(&der);
+    assert_eq!(out, TEXT);
+    assert_eq!(outcome, Ok(()));
+    let at = der
+        .windows(TEXT.len())
+        .position(|w| w == TEXT)
+        .expect("content inside");
+    let mut bad = der.clone();
+    bad[at] ^= 0x01;
+    assert_eq!(streamed(&bad).1, Err(SignatureError::BadSignature));
+}
+
+#[test]
 fn duplicate_or_multi_valued_attributes_are_malformed() {
     let p = people();
     let two_md = vec![ct(oid::ID_DATA), md(TEXT), md(b"decoy")];

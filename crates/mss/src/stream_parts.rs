@@ -34,9 +34,11 @@
 //!
 //! # Known differences with the in-memory open
 //!
-//! A nested signer without signed attributes, or whose digest algorithm was not hashed
-//! (neither in `micalg` nor SHA-256; SHA-224 without `micalg`), is reported `unknown`
-//! (its content was only hashed), as by the streamed outer layers. The caps
+//! A nested signer whose digest algorithm was not hashed (neither in `micalg` nor
+//! SHA-256; SHA-224 without `micalg`), or a pure Ed25519 one without signed attributes
+//! (it signs the content, which was only hashed), is reported `unknown`, as by the
+//! streamed outer layers; other signers without signed attributes are verified from
+//! the content's digest. The caps
 //! ([`coverage::MAX_TOTAL_PARTS`], [`mime::MAX_PARTS`], nesting depth) are checked as the
 //! parts come, also inside a multipart that later proves malformed.
 //!
