@@ -185,6 +185,42 @@ fn rfc9216_examples_open_alike_in_memory_and_streaming() {
     assert!(!streamed.expect("open").all_signatures_valid());
 }
 
+#[test]
+fn pem_cms_objects_open_alike_in_memory_and_streaming() {
+    // RFC 7468 "CMS" and "PKCS7" PEM around the RFC 9216 examples, LF or CRLF lines,
+    // whitespace before: both opens accept them and agree; a PEM object whose body is
+    // not base64 fails both.
+    let key = |k: &str, c: &str| {
+        let pem = [rfc9216("certs-and-keys", k), rfc9216("certs-and-keys", c)].concat();
+        SoftwareIdentity::from_pem(&String::from_utf8(pem).expect("PEM"), None).expect("key")
+    };
+    let bob = key("lamps-bob.decrypt.p8.pem", "lamps-bob.encrypt.crt");
+    let mut opened = 0;
+    for (name, label, crlf) in [
+        ("encryptedForBobRSAOaep.p7m", "CMS", false),
+        ("signedByAliceRSA.p7m", "PKCS7", true),
+        ("signedByAliceRSAPSS.p7m", "CMS", true),
+    ] {
+        let body = mss_cms::mime::encode_base64_lines(&rfc9216("binary-files", name));
+        let mut pem = format!("\n-----BEGIN {label}-----\r\n").into_bytes();
+        pem.extend_from_slice(&body);
+        pem.extend_from_slice(format!("-----END {label}-----\r\n").as_bytes());
+        if !crlf {
+            pem.retain(|&b| b != b'\r');
+        }
+        let opts = OpenOptions {
+            keys: vec![&bob],
+            ..OpenOptions::default()
+        };
+        let report = assert_streams_alike(&pem, opts).unwrap_or_else(|| panic!("{name}"));
+        assert!(!report.layers.is_empty(), "{name}");
+        opened += 1;
+    }
+    assert_eq!(opened, 3);
+    let bad = b"-----BEGIN CMS-----\nnot*base64\n-----END CMS-----\n";
+    assert!(assert_streams_alike(bad, OpenOptions::default()).is_none());
+}
+
 /// Raw bytes of the large signed attachment: over the 16 MiB the streamed open keeps of
 /// a part, and over it again once in base64.
 const LARGE: u64 = 13 * 1024 * 1024;

@@ -9,7 +9,7 @@
 //! - [`sign_stream`] / [`encrypt_stream`] / [`sign_and_encrypt_stream`]: protect a MIME
 //!   entity read from a stream as it stands (no header protection);
 //! - [`open_stream`]: decrypt and verify an `application/pkcs7-mime` message (or a bare
-//!   BER/DER CMS object), writing the clear message as it comes, and return the same
+//!   CMS object: BER, DER or PEM), writing the clear message as it comes, and return the same
 //!   [`Report`] as [`crate::open`].
 //!
 //! Streaming releases content before its end is checked: when `open_stream` returns an
@@ -528,6 +528,36 @@ impl Write for Tee<'_, '_, '_> {
     }
 }
 
+/// Bytes looked at before deciding what the input of [`open_stream`] is.
+const PEEK: usize = 4096;
+
+/// The length of a PEM `CMS` or `PKCS7` BEGIN line (and the whitespace before it) at
+/// the start of `head`, when there is one.
+fn pem_begin(head: &[u8]) -> Option<usize> {
+    let skip = head.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let rest = &head[skip..];
+    ["CMS", "PKCS7"].iter().find_map(|label| {
+        let begin = format!("-----BEGIN {label}-----");
+        rest.starts_with(begin.as_bytes())
+            .then_some(skip + begin.len())
+    })
+}
+
+/// The base64 body of a PEM object: what comes before its END line (base64 text holds
+/// no `-`), the rest left unread.
+struct PemBody<R: BufRead>(R);
+
+impl<R: BufRead> Read for PemBody<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.0.fill_buf()?;
+        let end = memchr::memchr(b'-', avail).unwrap_or(avail.len());
+        let n = end.min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.0.consume(n);
+        Ok(n)
+    }
+}
+
 /// Open a message read from `input`: every S/MIME layer (enveloped, auth-enveloped,
 /// opaque signed, `multipart/signed`; nested) is decrypted or verified while
 /// streaming, and the clear message (the received outer header fields merged with the
@@ -537,7 +567,8 @@ impl Write for Tee<'_, '_, '_> {
 /// verified and reported by part path, coverage, protected headers compared, signer
 /// mismatch), so that the [`Report`] is the same as [`crate::open`]'s, in bounded
 /// memory; a part beyond the bounds is reported [`PARTS_NOT_ANALYSED`].
-/// A bare BER/DER CMS object is accepted too (then only the inner content is written).
+/// A bare CMS object is accepted too, BER/DER or PEM (`CMS` or `PKCS7`, RFC 7468), as by
+/// [`crate::open`] (then only the inner content is written).
 pub fn open_stream(
     input: &mut dyn Read,
     out: &mut dyn Write,
@@ -551,8 +582,22 @@ pub fn open_stream(
         count: 0,
         progress,
     };
-    let mut buffered = BufReader::with_capacity(64 * 1024, counting);
-    let first = buffered.fill_buf().map_err(io_error)?.first().copied();
+    let mut raw = BufReader::with_capacity(64 * 1024, counting);
+    // The start of the input, whatever the sizes of its reads, to tell a bare CMS object
+    // (DER, or PEM after some whitespace) from a MIME message; it is read again after.
+    let mut head = Vec::with_capacity(PEEK);
+    while head.len() < PEEK {
+        let avail = raw.fill_buf().map_err(io_error)?;
+        if avail.is_empty() {
+            break;
+        }
+        let n = avail.len().min(PEEK - head.len());
+        head.extend_from_slice(&avail[..n]);
+        raw.consume(n);
+    }
+    let pem = pem_begin(&head);
+    let first = head.first().copied();
+    let mut buffered = io::Cursor::new(head).chain(raw);
     let sink: Rc<RefCell<Vec<Finished>>> = Rc::new(RefCell::new(Vec::new()));
     let mut ctx = Ctx {
         opts,
@@ -570,7 +615,11 @@ pub fn open_stream(
     // The top-level headers (none for a bare CMS object), the current entity's headers
     // with its raw header block, and its (raw) body.
     let mut outer: Option<Headers> = None;
-    let mut current: (Option<HeaderBlock>, Box<dyn Read + '_>) = if first == Some(0x30) {
+    let mut current: (Option<HeaderBlock>, Box<dyn Read + '_>) = if let Some(n) = pem {
+        // A PEM "CMS" / "PKCS7" object: its base64 body, up to the END line.
+        buffered.consume(n);
+        (None, Box::new(Base64Reader::new(PemBody(buffered))))
+    } else if first == Some(0x30) {
         (None, Box::new(buffered))
     } else {
         let block = read_header_block(&mut buffered)?;
