@@ -1156,11 +1156,13 @@ mss_status mss_sign_encrypt_stream(const struct mss_context *ctx,
  * signature that does not verify is not an error).
  *
  * Every S/MIME layer (enveloped, auth-enveloped, opaque signed, `multipart/signed`,
- * nested) is decrypted or verified while streaming; a bare BER/DER CMS object is
- * accepted too (then only its content is written). `identities` as in `mss_open`.
- * Unlike `mss_open`, the parts inside the clear message are not analysed (nested signed
- * parts, protected header fields): a multipart or `message` clear message gets the
- * `parts-not-analysed` warning in the report; PEM input is not accepted.
+ * nested) is decrypted or verified while streaming; a bare CMS object (BER, DER or
+ * PEM) is accepted too (then only its content is written). `identities` as in
+ * `mss_open`. The parts inside the clear message are analysed while they stream
+ * (nested signed parts, protected header fields), so the report is `mss_open`'s; only
+ * a part beyond the streaming bounds (a signature or `application/pkcs7-mime` part
+ * over 16 MiB, a nested header block over 1 MiB) is left unanalysed, with the
+ * `parts-not-analysed` warning.
  *
  * On `MSS_OK`, `*out_report` receives the report, owned by the caller
  * (`mss_report_free`); on failure it is untouched. `read`, `write`, `total`, progress

@@ -433,6 +433,28 @@ fn streamed_messages_open_in_memory_and_in_memory_ones_open_streamed() {
         report.json()["signatures"]
     );
 
+    // The same CMS object alone, as PEM (RFC 7468 "CMS"): both opens accept it.
+    let at = sent
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header")
+        + 4;
+    let pem = [
+        &b"-----BEGIN CMS-----\r\n"[..],
+        &sent[at..],
+        b"-----END CMS-----\r\n",
+    ]
+    .concat();
+    let (st, opened) = open(&ctx, &[&bob], &pem);
+    assert_eq!(st, MSS_OK, "{}", last_error());
+    let (message, report) = opened.expect("opened");
+    assert_valid_from_alice(&report, true);
+    let mut sink = Sink::memory();
+    let (st, streamed) = open_stream(&ctx, &[&bob], &mut Source::bytes(&pem), &mut sink, 0);
+    assert_eq!(st, MSS_OK, "{}", last_error());
+    assert_valid_from_alice(&streamed.expect("report"), true);
+    assert!(sink.bytes() == message.bytes().as_slice());
+
     // In-memory sign+encrypt (headers protected), streamed open.
     let (st, sent) = sign_encrypt(&ctx, &alice, &[&bob.certificate()], 0, 0);
     assert_eq!(st, MSS_OK, "{}", last_error());
