@@ -8,6 +8,12 @@
         with ctx.open(sent, identities=[alice]) as opened:
             print(opened.report.signatures[0].status, opened.message)
 
+Messages larger than memory go through the `*_stream` methods (`sign_encrypt_stream`,
+`open_stream`…), which read from and write to binary file objects:
+
+    with open("draft.eml", "rb") as src, open("sent.eml", "wb") as dst:
+        ctx.sign_encrypt_stream(alice, src, dst, recipients=[bob_certificate])
+
 Handles (`Context`, `Identity`, `Report`) are freed by `close()` or at the end of a `with`
 block (and, as a last resort, by the garbage collector). Errors are `mss.MssError`
 subclasses, one per status range (see `mss.errors`). The library is found through the
@@ -18,13 +24,14 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import errno
 import json
 import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence, Union
 
 from . import errors
-from ._native import PIN_CALLBACK, PROGRESS_CALLBACK, Slice, lib
+from ._native import PIN_CALLBACK, PROGRESS_CALLBACK, READ_CALLBACK, WRITE_CALLBACK, Slice, lib
 from .errors import (
     BadPasswordError,
     CancelledError,
@@ -393,6 +400,48 @@ class Opened:
         self.report.close()
 
 
+class _Pipe:
+    """The read and write callbacks of one streaming call, over binary file objects.
+
+    `source` needs `readinto(buffer)` or `read(n)`; `sink` needs `write(bytes)` (a short
+    write is fine). An exception raised by either stops the call; it is kept and raised
+    again once the call has returned (`_Pipe.error`)."""
+
+    def __init__(self, source, sink):
+        self.error: Optional[BaseException] = None
+        readinto = getattr(source, "readinto", None)
+
+        def read(_userdata, buf, n, out_n):
+            try:
+                if readinto is not None:
+                    k = readinto(memoryview((ctypes.c_char * n).from_address(buf)).cast("B"))
+                    k = 0 if k is None else k
+                else:
+                    data = source.read(n) or b""
+                    k = len(data)
+                    if k > n:
+                        raise ValueError(f"read({n}) gave {k} bytes")
+                    ctypes.memmove(buf, bytes(data), k)
+                out_n[0] = k
+                return 0
+            except BaseException as e:  # raised again after the C call returns
+                self.error = e
+                return errno.EIO
+
+        def write(_userdata, buf, n, out_n):
+            try:
+                k = sink.write(ctypes.string_at(buf, n))
+                out_n[0] = n if k is None else k
+                return 0
+            except BaseException as e:  # raised again after the C call returns
+                self.error = e
+                return errno.EIO
+
+        # Kept alive by this object for the duration of the call.
+        self.read = READ_CALLBACK(read)
+        self.write = WRITE_CALLBACK(write)
+
+
 class Context(_Handle):
     """`mss_context`: trust anchors, other certificates, policy, progress callback.
 
@@ -440,9 +489,11 @@ class Context(_Handle):
         _check(lib.mss_context_set_progress(self._ptr, c, None))
         self._progress = c  # keep the trampoline alive as long as the context uses it
 
-    def _call(self, fn, *args) -> None:
+    def _call(self, fn, *args, pipe: Optional[_Pipe] = None) -> None:
         self._progress_error = None
         status = fn(*args)
+        if pipe is not None and pipe.error is not None:
+            raise pipe.error
         if self._progress_error is not None:
             error, self._progress_error = self._progress_error, None
             raise error
@@ -567,3 +618,130 @@ class Context(_Handle):
         )
         report = Report(out_report)
         return Opened(message=_take_buffer(out_message), report=report)
+
+    # Streaming: messages of any size in bounded memory. `source` and `sink` are binary
+    # file objects (see `_Pipe`); `total`, the length of the input when known, is given
+    # to the progress callback. An exception raised by `source` or `sink` stops the call
+    # and is raised as it was; other failures raise `MssError` as the in-memory calls do.
+
+    def sign_stream(
+        self,
+        identity: Identity,
+        source,
+        sink,
+        *,
+        opaque: bool = False,
+        pss: bool = False,
+        digest: str = "sha256",
+        total: int = 0,
+    ) -> None:
+        """`sign`, streaming: the draft read from `source`, the message written to `sink`."""
+        pipe = _Pipe(source, sink)
+        self._call(
+            lib.mss_sign_stream,
+            self._ptr,
+            identity._ptr,
+            _flags(opaque, pss, digest),
+            pipe.read,
+            None,
+            pipe.write,
+            None,
+            total,
+            pipe=pipe,
+        )
+
+    def encrypt_stream(
+        self,
+        source,
+        sink,
+        recipients: Iterable[bytes],
+        *,
+        sender: Optional[Identity] = None,
+        sender_certificate: Optional[bytes] = None,
+        cipher: Cipher = Cipher.DEFAULT,
+        oaep: bool = False,
+        total: int = 0,
+    ) -> None:
+        """`encrypt`, streaming."""
+        array, count, _keep = _slices(list(recipients))
+        sender_slice = None
+        if sender_certificate is not None:
+            sbuf, sn = _bytes_arg(sender_certificate, "sender_certificate")
+            sender_slice = ctypes.pointer(Slice(ctypes.cast(sbuf, ctypes.c_void_p), sn))
+        pipe = _Pipe(source, sink)
+        self._call(
+            lib.mss_encrypt_stream,
+            self._ptr,
+            sender._ptr if sender is not None else None,
+            sender_slice,
+            array,
+            count,
+            int(cipher),
+            ENCRYPT_OAEP if oaep else 0,
+            pipe.read,
+            None,
+            pipe.write,
+            None,
+            total,
+            pipe=pipe,
+        )
+
+    def sign_encrypt_stream(
+        self,
+        identity: Identity,
+        source,
+        sink,
+        recipients: Iterable[bytes],
+        *,
+        cipher: Cipher = Cipher.DEFAULT,
+        oaep: bool = False,
+        opaque: bool = False,
+        pss: bool = False,
+        digest: str = "sha256",
+        total: int = 0,
+    ) -> None:
+        """`sign_encrypt`, streaming: the usual way to send a large message."""
+        array, count, _keep = _slices(list(recipients))
+        flags = _flags(opaque, pss, digest) | (ENCRYPT_OAEP if oaep else 0)
+        pipe = _Pipe(source, sink)
+        self._call(
+            lib.mss_sign_encrypt_stream,
+            self._ptr,
+            identity._ptr,
+            array,
+            count,
+            int(cipher),
+            flags,
+            pipe.read,
+            None,
+            pipe.write,
+            None,
+            total,
+            pipe=pipe,
+        )
+
+    def open_stream(self, source, sink, identities: Sequence[Identity] = (), *, total: int = 0) -> Report:
+        """`open`, streaming: the clear message is written to `sink` as it is decrypted.
+
+        It is written before the end of the message is checked: when this raises,
+        discard what `sink` received (write to a temporary file, keep it only on
+        success). On success, the report says whether to believe it, as for `open`.
+        """
+        ids = list(identities)
+        array = (ctypes.c_void_p * max(len(ids), 1))(*[i._ptr for i in ids])
+        out_report = ctypes.c_void_p()
+        pipe = _Pipe(source, sink)
+        self._call(
+            lib.mss_open_stream,
+            self._ptr,
+            array,
+            len(ids),
+            pipe.read,
+            None,
+            pipe.write,
+            None,
+            total,
+            ctypes.byref(out_report),
+            pipe=pipe,
+        )
+        return Report(out_report)

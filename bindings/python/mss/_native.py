@@ -20,7 +20,15 @@ from ctypes import (
 )
 from pathlib import Path
 
-__all__ = ["lib", "library_path", "Slice", "PIN_CALLBACK", "PROGRESS_CALLBACK"]
+__all__ = [
+    "lib",
+    "library_path",
+    "Slice",
+    "PIN_CALLBACK",
+    "PROGRESS_CALLBACK",
+    "READ_CALLBACK",
+    "WRITE_CALLBACK",
+]
 
 
 class Slice(Structure):
@@ -33,6 +41,10 @@ class Slice(Structure):
 PIN_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_char_p, c_int, POINTER(c_char), c_size_t)
 #: `mss_progress_callback`
 PROGRESS_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint64, c_uint64)
+#: `mss_read_callback`
+READ_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, POINTER(c_size_t))
+#: `mss_write_callback`
+WRITE_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, POINTER(c_size_t))
 
 
 def library_path() -> str:
@@ -97,6 +109,31 @@ def _load() -> ctypes.CDLL:
             [p, c_uint32, p, POINTER(Slice), c_size_t, c_uint32, c_uint32, u8p, c_size_t, pp],
         ),
         "mss_open": (status, [p, POINTER(c_void_p), c_size_t, u8p, c_size_t, pp, pp]),
+        "mss_sign_stream": (
+            status,
+            [p, p, c_uint32, READ_CALLBACK, c_void_p, WRITE_CALLBACK, c_void_p, c_uint64],
+        ),
+        "mss_encrypt_stream": (
+            status,
+            [
+                p, p, POINTER(Slice), POINTER(Slice), c_size_t, c_uint32, c_uint32,
+                READ_CALLBACK, c_void_p, WRITE_CALLBACK, c_void_p, c_uint64,
+            ],
+        ),
+        "mss_sign_encrypt_stream": (
+            status,
+            [
+                p, p, POINTER(Slice), c_size_t, c_uint32, c_uint32,
+                READ_CALLBACK, c_void_p, WRITE_CALLBACK, c_void_p, c_uint64,
+            ],
+        ),
+        "mss_open_stream": (
+            status,
+            [
+                p, POINTER(c_void_p), c_size_t,
+                READ_CALLBACK, c_void_p, WRITE_CALLBACK, c_void_p, c_uint64, pp,
+            ],
+        ),
         "mss_report_is_encrypted": (c_bool, [p]),
         "mss_report_is_authenticated_encryption": (c_bool, [p]),
         "mss_report_is_signed": (c_bool, [p]),

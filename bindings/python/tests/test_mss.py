@@ -195,3 +195,105 @@ def test_error_classes_by_range():
     assert isinstance(mss.errors.error_for(5001, "x"), mss.DirectoryError)
     assert type(mss.errors.error_for(9999, "x")) is mss.MssError
     assert json.dumps({"status": mss.errors.error_for(1004, "boom").status}) == '{"status": 1004}'
+
+
+def _large_draft(size: int) -> bytes:
+    """A draft with a base64 body of about `size` bytes (7-bit: streams as it stands)."""
+    import base64
+    import os as _os
+
+    body = base64.encodebytes(_os.urandom(size * 3 // 4)).replace(b"\n", b"\r\n")
+    return (
+        b"From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: scan\r\n"
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body
+    )
+
+
+def test_streaming_between_files(ctx, alice, bob, pki, tmp_path):
+    import io
+
+    draft = _large_draft(3 * 1024 * 1024)
+    (tmp_path / "draft.eml").write_bytes(draft)
+    seen = []
+    ctx.set_progress(lambda done, total: seen.append((done, total)))
+    with open(tmp_path / "draft.eml", "rb") as src, open(tmp_path / "sent.eml", "wb") as dst:
+        ctx.sign_encrypt_stream(alice, src, dst, [bob.certificate], cipher=mss.Cipher.AES256_GCM, total=len(draft))
+    ctx.set_progress(None)
+    assert seen[-1] == (len(draft), len(draft))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    sent = (tmp_path / "sent.eml").read_bytes()
+    # Streamed out, opened in memory and streamed (from a file-like without readinto).
+    with ctx.open(sent, [bob]) as opened:
+        assert opened.report.signed and opened.report.encrypted
+        assert opened.report.all_signatures_valid
+        clear = opened.message
+
+    class ReadOnly:
+        def __init__(self, data):
+            self.data = io.BytesIO(data)
+
+        def read(self, n):
+            return self.data.read(min(n, 1000))
+
+    out = io.BytesIO()
+    with ctx.open_stream(ReadOnly(sent), out, [bob]) as report:
+        assert report.all_signatures_valid and report.encrypted
+        assert report.signatures[0].email == "alice@example.org"
+        assert report.content_cipher == "aes-256-gcm"
+    assert out.getvalue() == clear
+    # Sign alone (detached and opaque) and encrypt alone, streamed, open in memory.
+    for opaque in (False, True):
+        out = io.BytesIO()
+        ctx.sign_stream(alice, io.BytesIO(draft), out, opaque=opaque)
+        with ctx.open(out.getvalue()) as o:
+            assert o.report.signed and o.report.all_signatures_valid
+    out = io.BytesIO()
+    ctx.encrypt_stream(io.BytesIO(draft), out, [bob.certificate], sender_certificate=(pki / "alice.crt").read_bytes())
+    with ctx.open(out.getvalue(), [bob]) as o:
+        assert o.report.encrypted and not o.report.signed
+
+
+def test_streaming_errors(ctx, alice, bob, pki):
+    import io
+
+    class Broken(Exception):
+        pass
+
+    class FailingSink:
+        def __init__(self, after):
+            self.left = after
+
+        def write(self, data):
+            if self.left <= 0:
+                raise Broken("disk full")
+            self.left -= len(data)
+            return len(data)
+
+    draft = _large_draft(512 * 1024)
+    # The sink's own exception comes back, not a status.
+    with pytest.raises(Broken, match="disk full"):
+        ctx.sign_encrypt_stream(alice, io.BytesIO(draft), FailingSink(100_000), [bob.certificate])
+
+    class FailingSource:
+        def read(self, n):
+            raise OSError("device gone")
+
+    with pytest.raises(OSError, match="device gone"):
+        ctx.sign_stream(alice, FailingSource(), io.BytesIO())
+    # A tampered message: an MssError (or an invalid signature), never a valid report.
+    sent = io.BytesIO()
+    ctx.sign_encrypt_stream(alice, io.BytesIO(draft), sent, [bob.certificate])
+    bad = bytearray(sent.getvalue())
+    bad[len(bad) // 2] ^= 0x01
+    try:
+        with ctx.open_stream(io.BytesIO(bytes(bad)), io.BytesIO(), [bob]) as report:
+            assert not report.all_signatures_valid
+    except mss.MssError:
+        pass
+    # Not a recipient: the same error as in memory.
+    carol = mss.Identity.open_file(pki / "carol.pem")
+    try:
+        with pytest.raises(mss.NotARecipientError):
+            ctx.open_stream(io.BytesIO(sent.getvalue()), io.BytesIO(), [carol])
+    finally:
+        carol.close()
