@@ -1144,6 +1144,34 @@ mss_status mss_sign_encrypt_stream(const struct mss_context *ctx,
                                    uint64_t total);
 
 /**
+ * Secure a reply or forward read through `read` at `level` (a `mss_security_level`,
+ * normally `mss_reply_level` of the original's report), writing it through `write`:
+ * the streaming `mss_secure_reply`, for replies and forwards that carry a large
+ * attachment on. `MSS_LEVEL_NONE` copies the draft unchanged, `MSS_LEVEL_SIGNED` signs
+ * it as `mss_sign_stream` does, the encrypted levels sign and encrypt it as
+ * `mss_sign_encrypt_stream` does.
+ *
+ * Other arguments as in `mss_sign_encrypt_stream`; `recipients` is used only when
+ * encrypting.
+ *
+ * # Safety
+ *
+ * As `mss_sign_encrypt_stream`.
+ */
+mss_status mss_secure_reply_stream(const struct mss_context *ctx,
+                                   uint32_t level,
+                                   const struct mss_identity *identity,
+                                   const struct mss_slice *recipients,
+                                   size_t recipients_len,
+                                   uint32_t cipher,
+                                   uint32_t flags,
+                                   mss_read_callback read,
+                                   void *read_userdata,
+                                   mss_write_callback write,
+                                   void *write_userdata,
+                                   uint64_t total);
+
+/**
  * Open a message read through `read`, writing the clear message through `write` as it
  * is decrypted: the streaming `mss_open`, in bounded memory whatever the size of the
  * message.

@@ -4,8 +4,8 @@
 
 use std::io::{Read, Write};
 
-use mss::stream::{open_stream, sign_and_encrypt_stream};
-use mss::{EncryptOptions, OpenOptions, SignatureStatus};
+use mss::stream::{open_stream, secure_reply_stream, sign_and_encrypt_stream};
+use mss::{EncryptOptions, OpenOptions, SecurityLevel, SignatureStatus};
 use mss_cms::mime::Headers;
 use mss_tests::{PASSWORD, User, Workdir};
 use mss_token::SoftwareIdentity;
@@ -121,6 +121,70 @@ fn streamed_sign_and_encrypt_opens_in_memory_and_streaming_alike() {
     match open_stream(&mut bad.as_slice(), &mut Vec::new(), &opts, &mut |_| {}) {
         Err(_) => {}
         Ok(r) => assert!(!r.all_signatures_valid()),
+    }
+}
+
+#[test]
+fn a_streamed_reply_keeps_the_level_asked_as_in_memory() {
+    // Every level: the streamed reply opens to the in-memory reply's report (layers,
+    // reply level) and clear message; no protection copies the draft as it stands.
+    let w = Workdir::new();
+    let alice = identity(&w.pki.alice);
+    let bob = identity(&w.pki.bob);
+    let to_bob = [cert(&w.pki.bob.cert_der)];
+    let mut draft = format!(
+        "From: {}\r\nTo: {}\r\nSubject: Re: imaging\r\nContent-Type: application/octet-stream\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n",
+        w.pki.alice.email, w.pki.bob.email
+    )
+    .into_bytes();
+    let mut body = Vec::new();
+    Entity::new(200_000).read_to_end(&mut body).expect("body");
+    draft.extend_from_slice(&mss_cms::mime::encode_base64_lines(&body));
+    let opts = options(&w, &bob);
+    for level in [
+        SecurityLevel::None,
+        SecurityLevel::Signed,
+        SecurityLevel::Encrypted,
+        SecurityLevel::SignedEncrypted,
+    ] {
+        let enc = EncryptOptions::default();
+        let in_memory =
+            mss::secure_reply(&draft, level, &alice, &to_bob, None, &enc).expect("secure_reply");
+        let mut streamed = Vec::new();
+        let mut last = 0;
+        secure_reply_stream(
+            &mut draft.as_slice(),
+            &mut streamed,
+            level,
+            &alice,
+            &to_bob,
+            None,
+            &enc,
+            &mut |n| last = n,
+        )
+        .expect("secure_reply_stream");
+        assert_eq!(last, draft.len() as u64, "{level:?}: progress");
+        if level == SecurityLevel::None {
+            assert!(streamed == draft);
+            continue;
+        }
+        let a = mss::open(&in_memory, &opts).expect("open in-memory reply");
+        let b = mss::open(&streamed, &opts).expect("open streamed reply");
+        assert_eq!(b.report.layers, a.report.layers, "{level:?}");
+        assert_eq!(
+            mss::reply_level(&b.report),
+            mss::reply_level(&a.report),
+            "{level:?}"
+        );
+        assert!(b.report.all_signatures_valid(), "{level:?}");
+        assert!(b.message == a.message, "{level:?}");
+        let expected = if level == SecurityLevel::Signed {
+            SecurityLevel::Signed
+        } else {
+            SecurityLevel::SignedEncrypted
+        };
+        assert_eq!(mss::reply_level(&b.report), expected);
     }
 }
 

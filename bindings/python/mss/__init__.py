@@ -720,6 +720,37 @@ class Context(_Handle):
             pipe=pipe,
         )
 
+    def secure_reply_stream(
+        self,
+        level: SecurityLevel,
+        identity: Identity,
+        source,
+        sink,
+        recipients: Iterable[bytes] = (),
+        *,
+        cipher: Cipher = Cipher.DEFAULT,
+        total: int = 0,
+    ) -> None:
+        """`secure_reply`, streaming: a reply or forward carrying a large attachment on."""
+        array, count, _keep = _slices(list(recipients))
+        pipe = _Pipe(source, sink)
+        self._call(
+            lib.mss_secure_reply_stream,
+            self._ptr,
+            int(level),
+            identity._ptr,
+            array,
+            count,
+            int(cipher),
+            0,
+            pipe.read,
+            None,
+            pipe.write,
+            None,
+            total,
+            pipe=pipe,
+        )
+
     def open_stream(self, source, sink, identities: Sequence[Identity] = (), *, total: int = 0) -> Report:
         """`open`, streaming: the clear message is written to `sink` as it is decrypted.
 

@@ -127,6 +127,13 @@ def _load() -> ctypes.CDLL:
                 READ_CALLBACK, c_void_p, WRITE_CALLBACK, c_void_p, c_uint64,
             ],
         ),
+        "mss_secure_reply_stream": (
+            status,
+            [
+                p, c_uint32, p, POINTER(Slice), c_size_t, c_uint32, c_uint32,
+                READ_CALLBACK, c_void_p, WRITE_CALLBACK, c_void_p, c_uint64,
+            ],
+        ),
         "mss_open_stream": (
             status,
             [

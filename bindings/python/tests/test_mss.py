@@ -253,6 +253,24 @@ def test_streaming_between_files(ctx, alice, bob, pki, tmp_path):
         assert o.report.encrypted and not o.report.signed
 
 
+def test_streamed_secure_reply(ctx, alice, bob):
+    import io
+
+    draft = _large_draft(200 * 1024)
+    out = io.BytesIO()
+    ctx.secure_reply_stream(mss.SecurityLevel.NONE, alice, io.BytesIO(draft), out)
+    assert out.getvalue() == draft
+    for level, signed_only in ((mss.SecurityLevel.SIGNED, True), (mss.SecurityLevel.ENCRYPTED, False)):
+        out = io.BytesIO()
+        ctx.secure_reply_stream(level, alice, io.BytesIO(draft), out, [bob.certificate])
+        with ctx.open(out.getvalue(), [bob]) as o:
+            assert o.report.signed and o.report.all_signatures_valid
+            assert o.report.encrypted is not signed_only
+            assert o.report.reply_level is (
+                mss.SecurityLevel.SIGNED if signed_only else mss.SecurityLevel.SIGNED_ENCRYPTED
+            )
+
+
 def test_streaming_errors(ctx, alice, bob, pki):
     import io
 

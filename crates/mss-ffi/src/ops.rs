@@ -388,13 +388,7 @@ pub unsafe extern "C" fn mss_secure_reply(
         // SAFETY: per the caller.
         let msg = unsafe { bytes(msg, msg_len, "msg") }?;
         out_ptr(out, "out")?;
-        let level = match level {
-            0 => SecurityLevel::None,
-            1 => SecurityLevel::Signed,
-            2 => SecurityLevel::Encrypted,
-            3 => SecurityLevel::SignedEncrypted,
-            other => return Err(Failure::invalid(format!("unknown security level {other}"))),
-        };
+        let level = security_level(level)?;
         check_flags(flags, SIGN_FLAGS | ENCRYPT_FLAGS)?;
         let opts = encrypt_options(ctx, cipher, flags)?;
         let key = id.inner.signing_key().map_err(Failure::from)?;
@@ -405,6 +399,17 @@ pub unsafe extern "C" fn mss_secure_reply(
                 mss::secure_reply(msg, level, key, &recipients, Some(own), &opts)
             })
         }
+    })
+}
+
+/// The `mss_security_level` value `level`.
+pub(crate) fn security_level(level: u32) -> Result<SecurityLevel, Failure> {
+    Ok(match level {
+        0 => SecurityLevel::None,
+        1 => SecurityLevel::Signed,
+        2 => SecurityLevel::Encrypted,
+        3 => SecurityLevel::SignedEncrypted,
+        other => return Err(Failure::invalid(format!("unknown security level {other}"))),
     })
 }
 

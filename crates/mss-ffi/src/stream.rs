@@ -22,9 +22,9 @@ use crate::context::{context, mss_context};
 use crate::identity::{identity_certificate, mss_identity};
 use crate::ops::{
     ENCRYPT_FLAGS, SIGN_FLAGS, check_flags, decryption_keys, encrypt_options, open_options,
-    recipients, sender_certificate, sign_options,
+    recipients, security_level, sender_certificate, sign_options,
 };
-use crate::report::mss_report;
+use crate::report::{mss_report, mss_security_level};
 use crate::status::{Failure, guard, mss_status};
 
 /// Reads the next bytes of the input of a streaming call.
@@ -429,6 +429,56 @@ pub unsafe extern "C" fn mss_sign_encrypt_stream(
     write_userdata: *mut c_void,
     total: u64,
 ) -> mss_status {
+    // Signing and encrypting is the signed-and-encrypted reply level: one code path, as
+    // for the in-memory calls.
+    // SAFETY: the caller's promises are those of `mss_secure_reply_stream`.
+    unsafe {
+        mss_secure_reply_stream(
+            ctx,
+            mss_security_level::MSS_LEVEL_SIGNED_ENCRYPTED as u32,
+            identity,
+            recipients,
+            recipients_len,
+            cipher,
+            flags,
+            read,
+            read_userdata,
+            write,
+            write_userdata,
+            total,
+        )
+    }
+}
+
+/// Secure a reply or forward read through `read` at `level` (a `mss_security_level`,
+/// normally `mss_reply_level` of the original's report), writing it through `write`:
+/// the streaming `mss_secure_reply`, for replies and forwards that carry a large
+/// attachment on. `MSS_LEVEL_NONE` copies the draft unchanged, `MSS_LEVEL_SIGNED` signs
+/// it as `mss_sign_stream` does, the encrypted levels sign and encrypt it as
+/// `mss_sign_encrypt_stream` does.
+///
+/// Other arguments as in `mss_sign_encrypt_stream`; `recipients` is used only when
+/// encrypting.
+///
+/// # Safety
+///
+/// As `mss_sign_encrypt_stream`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn mss_secure_reply_stream(
+    ctx: *const mss_context,
+    level: u32,
+    identity: *const mss_identity,
+    recipients: *const mss_slice,
+    recipients_len: usize,
+    cipher: u32,
+    flags: u32,
+    read: mss_read_callback,
+    read_userdata: *mut c_void,
+    write: mss_write_callback,
+    write_userdata: *mut c_void,
+    total: u64,
+) -> mss_status {
     guard(|| {
         // SAFETY: per the caller.
         let ctx = unsafe { context(ctx) }?;
@@ -436,6 +486,7 @@ pub unsafe extern "C" fn mss_sign_encrypt_stream(
         let id = unsafe { handle(identity, "identity") }?;
         // SAFETY: per the caller.
         let recipients = unsafe { self::recipients(recipients, recipients_len) }?;
+        let level = security_level(level)?;
         check_flags(flags, SIGN_FLAGS | ENCRYPT_FLAGS)?;
         let opts = encrypt_options(ctx, cipher, flags)?;
         let key = id.inner.signing_key().map_err(Failure::from)?;
@@ -448,14 +499,14 @@ pub unsafe extern "C" fn mss_sign_encrypt_stream(
             write_userdata,
             total,
             |input, out| {
-                mss::stream::sign_and_encrypt_message_stream(
+                mss::stream::secure_reply_stream(
                     input,
                     out,
+                    level,
                     key,
                     &recipients,
                     Some(own),
                     &opts,
-                    &MessageOptions::default(),
                     &mut |_| {},
                 )
             },

@@ -734,6 +734,85 @@ fn a_read_callback_error_stops_the_operation_with_its_code() {
 }
 
 #[test]
+fn a_streamed_reply_keeps_the_level_asked() {
+    let ctx = Ctx::trusting();
+    let alice = Id::pem(&people().alice);
+    let bob = Id::pem(&people().bob);
+    let bob_cert = bob.certificate();
+    let to = [slice(&bob_cert)];
+    let reply = |level: u32, src: &mut Source, sink: &mut Sink| {
+        // SAFETY: live handles and slices; the callbacks' userdata outlive the call.
+        unsafe {
+            mss_secure_reply_stream(
+                ctx.0,
+                level,
+                alice.0,
+                to.as_ptr(),
+                to.len(),
+                0,
+                0,
+                Some(read_cb),
+                src.ud(),
+                Some(write_cb),
+                sink.ud(),
+                0,
+            )
+        }
+    };
+    for (level, expected) in [
+        (
+            mss_security_level::MSS_LEVEL_SIGNED,
+            mss_security_level::MSS_LEVEL_SIGNED,
+        ),
+        (
+            mss_security_level::MSS_LEVEL_ENCRYPTED,
+            mss_security_level::MSS_LEVEL_SIGNED_ENCRYPTED,
+        ),
+        (
+            mss_security_level::MSS_LEVEL_SIGNED_ENCRYPTED,
+            mss_security_level::MSS_LEVEL_SIGNED_ENCRYPTED,
+        ),
+    ] {
+        let mut src = Source::bytes(DRAFT);
+        src.chunk = 100;
+        let mut sink = Sink::memory();
+        assert_eq!(
+            reply(level as u32, &mut src, &mut sink),
+            MSS_OK,
+            "{}",
+            last_error()
+        );
+        let (st, opened) = open(&ctx, &[&bob], sink.bytes());
+        assert_eq!(st, MSS_OK, "{}", last_error());
+        let (message, report) = opened.expect("opened");
+        let encrypted = expected == mss_security_level::MSS_LEVEL_SIGNED_ENCRYPTED;
+        assert_valid_from_alice(&report, encrypted);
+        // SAFETY: live report.
+        assert_eq!(unsafe { mss_reply_level(report.0) }, expected);
+        assert!(contains(
+            &clear_body(&message.bytes()),
+            b"le compte rendu est joint"
+        ));
+    }
+    // No protection: the draft as it stands.
+    let mut sink = Sink::memory();
+    let st = reply(
+        mss_security_level::MSS_LEVEL_NONE as u32,
+        &mut Source::bytes(DRAFT),
+        &mut sink,
+    );
+    assert_eq!(st, MSS_OK, "{}", last_error());
+    assert!(sink.bytes() == DRAFT);
+    // An unknown level: refused before any callback.
+    let mut src = Source::bytes(DRAFT);
+    let mut sink = Sink::memory();
+    assert_eq!(reply(7, &mut src, &mut sink), MSS_INVALID_ARGUMENT);
+    assert!(last_error().contains("security level"));
+    assert_eq!(src.read, 0, "the read callback was called");
+    assert!(sink.bytes().is_empty());
+}
+
+#[test]
 fn a_tampered_stream_is_never_reported_valid() {
     let ctx = Ctx::trusting();
     let alice = Id::pem(&people().alice);
@@ -876,6 +955,27 @@ fn null_arguments_are_reported_and_no_callback_is_called() {
             (
                 "recipients",
                 mss_sign_encrypt_stream(ctx.0, alice.0, ptr::null(), 1, 0, 0, rd, r, wr, w, 0),
+            ),
+            (
+                "reply identity",
+                mss_secure_reply_stream(
+                    ctx.0,
+                    1,
+                    ptr::null(),
+                    to.as_ptr(),
+                    1,
+                    0,
+                    0,
+                    rd,
+                    r,
+                    wr,
+                    w,
+                    0,
+                ),
+            ),
+            (
+                "reply write",
+                mss_secure_reply_stream(ctx.0, 0, alice.0, to.as_ptr(), 1, 0, 0, rd, r, None, w, 0),
             ),
             (
                 "identities",

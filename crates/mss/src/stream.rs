@@ -6,6 +6,8 @@
 //!   [`crate::MessageOptions`] of the in-memory [`crate::sign_message`]… (RFC 9788
 //!   header protection, on by default when encrypting; an ESS receipt request): the
 //!   same structure, the body streamed (module `stream_send`);
+//! - [`secure_reply_stream`]: a reply or forward at the original's security level, as
+//!   [`crate::secure_reply`];
 //! - [`sign_stream`] / [`encrypt_stream`] / [`sign_and_encrypt_stream`]: protect a MIME
 //!   entity read from a stream as it stands (no header protection);
 //! - [`open_stream`]: decrypt and verify an `application/pkcs7-mime` message (or a bare
@@ -45,7 +47,8 @@ use crate::report::{LayerKind, Report};
 use crate::send::{EncryptOptions, SignOptions};
 
 pub use crate::stream_send::{
-    encrypt_message_stream, sign_and_encrypt_message_stream, sign_message_stream,
+    encrypt_message_stream, secure_reply_stream, sign_and_encrypt_message_stream,
+    sign_message_stream,
 };
 
 /// Largest header block read before a body.
@@ -78,7 +81,7 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
-fn io_error(e: io::Error) -> Error {
+pub(crate) fn io_error(e: io::Error) -> Error {
     // Errors of the CMS layer travel through `io::Error` inside the readers.
     match e.into_inner() {
         Some(inner) => match inner.downcast::<mss_cms::CmsError>() {
@@ -94,7 +97,7 @@ fn cms(e: mss_cms::CmsError) -> Error {
 }
 
 /// Copy `r` to `w` in 64 KiB chunks.
-fn pump(r: &mut dyn Read, w: &mut dyn Write) -> Result<u64, Error> {
+pub(crate) fn pump(r: &mut dyn Read, w: &mut dyn Write) -> Result<u64, Error> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {

@@ -25,13 +25,13 @@ use mss_algs::keys::SigningKey;
 use mss_cms::mime::Headers;
 use mss_cms::mime::header_protection::{self, HpMode};
 
-use crate::Error;
 use crate::compose::{MessageOptions, check_no_receipt_request, extra_attributes, hp_mode};
 use crate::send::{EncryptOptions, SignOptions};
 use crate::stream::{
-    Counting, draft_stream, encrypt_stream, read_header_block, sign_and_encrypt_stream_with,
-    sign_stream_with,
+    Counting, draft_stream, encrypt_stream, io_error, pump, read_header_block,
+    sign_and_encrypt_stream_with, sign_stream_with,
 };
+use crate::{Error, SecurityLevel};
 
 /// Apply header protection (`mode`, none when `None`) to the inner entity read from
 /// `entity`: the new outer header section and a reader of the protected entity (its
@@ -167,4 +167,51 @@ pub fn sign_and_encrypt_message_stream(
         p.extra,
         &mut |_| {},
     )
+}
+
+/// Secure a reply or forward read from `draft` at `level`, writing it to `out`: the
+/// streaming [`crate::secure_reply`], for replies that carry a large attachment on.
+/// [`SecurityLevel::None`] copies the draft as it stands; [`SecurityLevel::Signed`]
+/// signs it ([`sign_message_stream`]); the encrypted levels sign and encrypt it
+/// ([`sign_and_encrypt_message_stream`]: mss signs whenever it encrypts), with the
+/// default [`MessageOptions`] (headers protected when encrypting). `recipients` and
+/// `sender_encryption_cert` serve only when encrypting; `opts.sign` and `opts.policy`
+/// when signing. `progress` receives the number of draft bytes read so far.
+#[allow(clippy::too_many_arguments)]
+pub fn secure_reply_stream(
+    draft: &mut dyn Read,
+    out: &mut dyn Write,
+    level: SecurityLevel,
+    signer: &dyn SigningKey,
+    recipients: &[Certificate],
+    sender_encryption_cert: Option<&Certificate>,
+    opts: &EncryptOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let msg = MessageOptions::default();
+    match level {
+        SecurityLevel::None => {
+            pump(&mut Counting::new(draft, progress), out)?;
+            out.flush().map_err(io_error)
+        }
+        SecurityLevel::Signed => {
+            let sign = SignOptions {
+                policy: opts.policy,
+                ..opts.sign
+            };
+            sign_message_stream(draft, out, signer, &sign, &msg, progress)
+        }
+        SecurityLevel::Encrypted | SecurityLevel::SignedEncrypted => {
+            sign_and_encrypt_message_stream(
+                draft,
+                out,
+                signer,
+                recipients,
+                sender_encryption_cert,
+                opts,
+                &msg,
+                progress,
+            )
+        }
+    }
 }
