@@ -11,8 +11,8 @@
 //! - [`sign_stream`] / [`encrypt_stream`] / [`sign_and_encrypt_stream`]: protect a MIME
 //!   entity read from a stream as it stands (no header protection);
 //! - [`open_stream`]: decrypt and verify an `application/pkcs7-mime` message (or a bare
-//!   CMS object: BER, DER or PEM), writing the clear message as it comes, and return the same
-//!   [`Report`] as [`crate::open`].
+//!   CMS object: BER, DER or PEM), writing the clear message as it comes, and return the
+//!   same [`Report`] as [`crate::open`].
 //!
 //! Streaming releases content before its end is checked: when `open_stream` returns an
 //! error, what was written must be discarded; when it returns a report, the report

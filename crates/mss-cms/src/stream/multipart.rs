@@ -548,7 +548,8 @@ impl<R: Read> CanonReader<R> {
         CanonReader {
             inner,
             canon: Canon::default(),
-            raw: vec![0; 64 * 1024],
+            // Only for the rare read after a CR that ended a chunk (allocated then).
+            raw: Vec::new(),
             out: Vec::with_capacity(128 * 1024),
             out_pos: 0,
             eof: false,
@@ -573,6 +574,9 @@ impl<R: Read> Read for CanonReader<R> {
             self.out_pos = 0;
             if self.canon.pending_cr {
                 // The CR's successor decides: through the line-by-line path.
+                if self.raw.is_empty() {
+                    self.raw = vec![0; 8 * 1024];
+                }
                 let n = self.inner.read(&mut self.raw)?;
                 if n == 0 {
                     self.eof = true;
