@@ -93,7 +93,8 @@ enum mss_status
      */
     MSS_INVALID_UTF8 = 1006,
     /**
-     * Reading a file failed (missing, unreadable).
+     * Reading a file failed (missing, unreadable), or reading or writing a stream
+     * failed outside the callbacks.
      */
     MSS_IO_ERROR = 1007,
     /**

@@ -188,6 +188,108 @@ fn a_streamed_reply_keeps_the_level_asked_as_in_memory() {
     }
 }
 
+/// Accepts `left` bytes, then fails as a full disk does.
+struct FullDisk {
+    left: usize,
+}
+
+impl Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        }
+        let n = buf.len().min(self.left);
+        self.left -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Gives `left` bytes of `data`, then fails as a vanished device does.
+struct Vanishing<'a> {
+    data: &'a [u8],
+    left: usize,
+}
+
+impl Read for Vanishing<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("the device is gone"));
+        }
+        let n = buf.len().min(self.left).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_failing_input_or_output_is_an_io_error_not_a_malformed_message() {
+    let w = Workdir::new();
+    let alice = identity(&w.pki.alice);
+    let bob = identity(&w.pki.bob);
+    let to_bob = [cert(&w.pki.bob.cert_der)];
+    let mut draft = b"Subject: scan\r\nContent-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n"
+        .to_vec();
+    let mut body = Vec::new();
+    Entity::new(3 << 20).read_to_end(&mut body).expect("body");
+    draft.extend_from_slice(&mss_cms::mime::encode_base64_lines(&body));
+    let send = |input: &mut dyn Read, out: &mut dyn Write| {
+        mss::stream::sign_and_encrypt_message_stream(
+            input,
+            out,
+            &alice,
+            &to_bob,
+            None,
+            &EncryptOptions::default(),
+            &mss::MessageOptions::default(),
+            &mut |_| {},
+        )
+    };
+    let is_io = |r: Result<(), mss::Error>, kind: std::io::ErrorKind, what: &str| match r {
+        Err(mss::Error::Io(e)) => assert_eq!(e.kind(), kind, "{what}: {e}"),
+        other => panic!("{what}: {other:?}"),
+    };
+    // The output fills up early (in the header) and late (past the threads' start).
+    for left in [10, 2 << 20] {
+        let r = send(&mut draft.as_slice(), &mut FullDisk { left });
+        is_io(r, std::io::ErrorKind::StorageFull, "full disk");
+    }
+    let r = send(
+        &mut Vanishing {
+            data: &draft,
+            left: 1 << 20,
+        },
+        &mut Vec::new(),
+    );
+    is_io(r, std::io::ErrorKind::Other, "vanishing input");
+    // Opening: the output fails; a truncated message is the message's fault.
+    let mut sealed = Vec::new();
+    send(&mut draft.as_slice(), &mut sealed).expect("send");
+    let opts = options(&w, &bob);
+    let r = open_stream(
+        &mut sealed.as_slice(),
+        &mut FullDisk { left: 1 << 20 },
+        &opts,
+        &mut |_| {},
+    );
+    is_io(
+        r.map(drop),
+        std::io::ErrorKind::StorageFull,
+        "open to a full disk",
+    );
+    let cut = &sealed[..sealed.len() / 2];
+    match open_stream(&mut &cut[..], &mut Vec::new(), &opts, &mut |_| {}) {
+        Err(mss::Error::Io(e)) => panic!("a truncated message blamed on I/O: {e}"),
+        Err(_) => {}
+        Ok(r) => panic!("a truncated message opened: {r:?}"),
+    }
+}
+
 const BIG: u64 = 160 * 1024 * 1024;
 const BOUND_KIB: u64 = 64 * 1024;
 

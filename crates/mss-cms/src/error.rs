@@ -27,6 +27,10 @@ pub enum CmsError {
     /// Encoding failure (should not happen for well-formed inputs).
     #[error("encoding error: {0}")]
     Encoding(String),
+    /// The output of a streaming writer could not be written (a full disk, a closed
+    /// pipe…): what was written must be discarded.
+    #[error("cannot write the output: {0}")]
+    Io(std::io::Error),
 }
 
 impl From<der::Error> for CmsError {

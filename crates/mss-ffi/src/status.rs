@@ -41,7 +41,8 @@ pub enum mss_status {
     MSS_UNSUPPORTED = 1005,
     /// A string argument is not valid UTF-8.
     MSS_INVALID_UTF8 = 1006,
-    /// Reading a file failed (missing, unreadable).
+    /// Reading a file failed (missing, unreadable), or reading or writing a stream
+    /// failed outside the callbacks.
     MSS_IO_ERROR = 1007,
     /// A certificate argument is neither a DER certificate nor PEM `CERTIFICATE` blocks
     /// (or a single certificate was expected and there are several).
@@ -138,6 +139,7 @@ impl From<mss::Error> for Failure {
             mss::Error::Unsupported(_) => MSS_UNSUPPORTED_CONTENT,
             mss::Error::Key(_) => MSS_KEY_OPERATION_FAILED,
             mss::Error::InvalidRequest(_) => MSS_INVALID_ARGUMENT,
+            mss::Error::Io(_) => MSS_IO_ERROR,
             _ => MSS_INTERNAL_ERROR,
         };
         Failure::new(status, e.to_string())

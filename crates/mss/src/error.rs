@@ -40,6 +40,11 @@ pub enum Error {
     /// The caller's request is inconsistent (e.g. no recipient).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// Reading the input or writing the output of a streaming operation failed (a full
+    /// disk, a closed pipe, an unreadable file): the operation stopped, and what was
+    /// written must be discarded. Not a verdict on the message.
+    #[error("cannot read or write the stream: {0}")]
+    Io(std::io::Error),
     /// Some recipient addresses have no usable certificate, or could not be looked up
     /// (directory unreachable): every such address is named; nothing was produced.
     #[error("cannot encrypt: {0}")]
@@ -65,6 +70,7 @@ impl From<CmsError> for Error {
             CmsError::NotARecipient { recipients } => Error::NotARecipient { recipients },
             CmsError::Malformed(s) => Error::Malformed(s),
             CmsError::Unsupported(s) => Error::Unsupported(s),
+            CmsError::Io(e) => Error::Io(e),
             other => Error::Malformed(other.to_string()),
         }
     }

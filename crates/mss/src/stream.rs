@@ -82,13 +82,23 @@ impl<R: Read> Read for Counting<'_, R> {
 }
 
 pub(crate) fn io_error(e: io::Error) -> Error {
-    // Errors of the CMS layer travel through `io::Error` inside the readers.
-    match e.into_inner() {
-        Some(inner) => match inner.downcast::<mss_cms::CmsError>() {
-            Ok(c) => Error::from(*c),
-            Err(other) => Error::Malformed(other.to_string()),
-        },
-        None => Error::Malformed("I/O error while streaming".into()),
+    // Errors of the CMS layer travel through `io::Error` inside the readers; the
+    // readers' own complaints about the message are `InvalidData` (or a premature end).
+    // Anything else is the input or the output failing, not the message.
+    let about_the_message = matches!(
+        e.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+    );
+    if !e.get_ref().is_some_and(|i| i.is::<mss_cms::CmsError>()) {
+        return if about_the_message {
+            Error::Malformed(e.to_string())
+        } else {
+            Error::Io(e)
+        };
+    }
+    match e.into_inner().map(|i| i.downcast::<mss_cms::CmsError>()) {
+        Some(Ok(c)) => Error::from(*c),
+        _ => Error::Malformed("I/O error while streaming".into()),
     }
 }
 

@@ -372,3 +372,71 @@ You are fired.\r\n--b2\r\n"
         );
     }
 }
+
+#[test]
+fn a_full_disk_is_a_failure_not_a_malformed_message() {
+    // Standard output on /dev/full: every write fails with ENOSPC. The streaming send
+    // and the streaming open stop with exit 1 and say why; they never blame the message
+    // (exit 13).
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let d = tmp.path();
+    ok(&mss(d, &["demo", "--dir", "."]), "mss demo");
+    let mut draft =
+        b"From: alice.martin@demo.mssante.test\r\nTo: bob@example.test\r\nSubject: scan\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            .to_vec();
+    for i in 0..20_000u32 {
+        draft.extend_from_slice(format!("{i:076}\r\n").as_bytes());
+    }
+    std::fs::write(d.join("draft.eml"), &draft).expect("write draft");
+    let full = || std::fs::File::create("/dev/full").expect("/dev/full");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mss"))
+            .current_dir(d)
+            .args(args)
+            .stdout(full())
+            .output()
+            .expect("run mss")
+    };
+    let send = [
+        "encrypt",
+        "--stream",
+        "--sign-with",
+        "alice.pem",
+        "--to",
+        "bob.pem",
+        "--in",
+        "draft.eml",
+    ];
+    let sign = [
+        "sign",
+        "--stream",
+        "--identity",
+        "alice.pem",
+        "--in",
+        "draft.eml",
+    ];
+    for args in [&send[..], &sign[..]] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("No space left on device"), "{args:?}: {err}");
+        assert!(!err.contains("malformed"), "{args:?}: {err}");
+    }
+    let mut sealed = send.to_vec();
+    sealed.extend(["--out", "sealed.eml"]);
+    ok(&mss(d, &sealed), "mss encrypt --stream");
+    let out = run(&[
+        "open",
+        "--stream",
+        "--identity",
+        "bob.pem",
+        "--trust",
+        "ca.pem",
+        "--in",
+        "sealed.eml",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "open: {err}");
+    assert!(err.contains("No space left on device"), "open: {err}");
+}

@@ -203,8 +203,7 @@ impl<W: Write> EnvelopedWriter<W> {
         head.extend_from_slice(&enc(&params.to_algorithm_identifier()?)?);
         head.extend_from_slice(&[0xa0, 0x80]);
         let mut text = Vec::new();
-        put(&mut out, &mut armor, &mut text, &head)
-            .map_err(|e| CmsError::Encoding(e.to_string()))?;
+        put(&mut out, &mut armor, &mut text, &head).map_err(CmsError::Io)?;
         Ok(EnvelopedWriter {
             out,
             armored: armor.is_some(),

@@ -99,8 +99,7 @@ impl<'a, W: Write> MultipartSignedWriter<'a, W> {
             b"\r\nThis is a cryptographically signed message in MIME format.\r\n\r\n",
         );
         head.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        out.write_all(&head)
-            .map_err(|e| CmsError::Encoding(e.to_string()))?;
+        out.write_all(&head).map_err(CmsError::Io)?;
         Ok(MultipartSignedWriter {
             out,
             boundary,
@@ -134,7 +133,7 @@ impl<'a, W: Write> MultipartSignedWriter<'a, W> {
     /// Sign (the keys are used here) and write the signature part; returns the inner
     /// writer.
     pub fn finish(mut self) -> Result<W, CmsError> {
-        let e = |e: io::Error| CmsError::Encoding(e.to_string());
+        let e = CmsError::Io;
         let digests = self.hashing.finish()?;
         let der = signed::sign_digests_with_attributes(
             &digests,

@@ -103,8 +103,7 @@ impl<'a, W: Write> SignedWriter<'a, W> {
         head.extend_from_slice(&[0x30, 0x80]);
         head.extend_from_slice(&enc(&oid::ID_DATA)?);
         head.extend_from_slice(&[0xa0, 0x80, 0x24, 0x80]);
-        out.write_all(&head)
-            .map_err(|e| CmsError::Encoding(e.to_string()))?;
+        out.write_all(&head).map_err(CmsError::Io)?;
         Ok(SignedWriter {
             out,
             hashing: Hashing::new(digests.iter().map(|d| d.hasher()).collect()),
@@ -146,7 +145,7 @@ impl<'a, W: Write> SignedWriter<'a, W> {
     /// Sign (the signing keys are used here), write the certificates and signer infos
     /// and the end of the structure; returns the inner writer.
     pub fn finish(mut self) -> Result<W, CmsError> {
-        let e = |e: io::Error| CmsError::Encoding(e.to_string());
+        let e = CmsError::Io;
         self.flush_segment().map_err(e)?;
         let digests = self.hashing.finish()?;
         let der = signed::sign_digests_with_attributes(
