@@ -169,6 +169,15 @@ def _slices(certs: Sequence[bytes]):
     return array, len(keep), keep
 
 
+def _sender_slice(certificate: Optional[bytes]):
+    """A pointer to an `mss_slice` of `certificate` (None when it is None), and what
+    keeps its bytes alive during the call."""
+    if certificate is None:
+        return None, None
+    buf, n = _bytes_arg(certificate, "sender_certificate")
+    return ctypes.pointer(Slice(ctypes.cast(buf, ctypes.c_void_p), n)), buf
+
+
 def _flags(opaque: bool, pss: bool, digest: str) -> int:
     flags = (SIGN_OPAQUE if opaque else 0) | (SIGN_PSS if pss else 0)
     digests = {"sha256": 0, "sha384": SIGN_SHA384, "sha512": SIGN_SHA512}
@@ -528,10 +537,7 @@ class Context(_Handle):
         certificate: exactly one)."""
         buf, n = _bytes_arg(message, "message")
         array, count, _keep = _slices(list(recipients))
-        sender_slice = None
-        if sender_certificate is not None:
-            sbuf, sn = _bytes_arg(sender_certificate, "sender_certificate")
-            sender_slice = ctypes.pointer(Slice(ctypes.cast(sbuf, ctypes.c_void_p), sn))
+        sender_slice, _keep_sender = _sender_slice(sender_certificate)
         out = ctypes.c_void_p()
         self._call(
             lib.mss_encrypt,
@@ -664,10 +670,7 @@ class Context(_Handle):
     ) -> None:
         """`encrypt`, streaming."""
         array, count, _keep = _slices(list(recipients))
-        sender_slice = None
-        if sender_certificate is not None:
-            sbuf, sn = _bytes_arg(sender_certificate, "sender_certificate")
-            sender_slice = ctypes.pointer(Slice(ctypes.cast(sbuf, ctypes.c_void_p), sn))
+        sender_slice, _keep_sender = _sender_slice(sender_certificate)
         pipe = _Pipe(source, sink)
         self._call(
             lib.mss_encrypt_stream,
